@@ -129,7 +129,11 @@ export class RaftNode {
     this.ensureRunning();
     if (this.started) return;
     this.started = true;
-    this.transport.onMessage((msg) => this.receive(msg));
+    this.transport.onMessage((msg, fromAddress) => {
+      // A server being added learns where the leader is from its first message, before any configuration names it.
+      if (fromAddress !== undefined) this.rememberPeer(msg.from, fromAddress);
+      this.receive(msg);
+    });
     this.armTick();
     this.armSnapshotCheck();
     this.scheduleReady();
@@ -161,6 +165,7 @@ export class RaftNode {
   /**
    * Tells this server where another server is before any configuration it holds does: a server
    * joining a cluster must be able to answer the leader's first messages before it has its log.
+   * Transports that report the sender's address (gRPC, in-memory) make this automatic.
    */
   rememberPeer(id: ServerId, address: ServerAddress): void {
     if (!this.addresses.has(id)) this.addresses.set(id, address);

@@ -3,7 +3,7 @@
  * `Stream` call (reopened with jittered exponential back-off when it breaks), plus InstallSnapshot
  * calls that stream a snapshot in chunks, one at a time, beside the Stream.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { RaftTransportClient, type RaftMessage, type SnapshotChunk } from '../../../proto/gen/raft.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -22,7 +22,12 @@ export interface PeerLinkOptions {
   maxQueuedMessages: number;
   snapshotChunkBytes: number;
   reconnectBackoffMs: { initial: number; max: number };
+  /** This transport's own address, announced to the peer on every call (SENDER_ADDRESS_METADATA). */
+  localAddress: ServerAddress;
 }
+
+/** Call metadata naming where the sender is reached, so a peer that does not know it yet can reply. */
+export const SENDER_ADDRESS_METADATA = 'shoal-raft-sender-address';
 
 export interface PeerStatus {
   id: ServerId;
@@ -62,6 +67,12 @@ export class PeerLink {
     this.client = new RaftTransportClient(address, opts.credentials, opts.channelOptions);
     this.queue = new BoundedQueue(opts.maxQueuedMessages);
     this.log = opts.logger.child({ peer: id, peerAddress: address });
+  }
+
+  private senderMetadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set(SENDER_ADDRESS_METADATA, this.opts.localAddress);
+    return metadata;
   }
 
   send(msg: Message): void {
@@ -119,7 +130,7 @@ export class PeerLink {
   private openStream(): void {
     let call: grpc.ClientWritableStream<RaftMessage>;
     try {
-      call = this.client.stream((err) => this.onStreamEnded(call, err));
+      call = this.client.stream(this.senderMetadata(), (err) => this.onStreamEnded(call, err));
     } catch (err) {
       // Only a closed channel throws here; treat it like a failed call.
       this.log.warn({ err }, 'raft transport: cannot open stream');
@@ -200,7 +211,7 @@ export class PeerLink {
     // Awaited below; this only keeps a failure that arrives while no one is waiting from being "unhandled".
     done.catch(() => {});
     let ended = false;
-    const call = this.client.installSnapshot((err) => {
+    const call = this.client.installSnapshot(this.senderMetadata(), (err) => {
       ended = true;
       settle(err);
     });

@@ -20,9 +20,9 @@ import { silentLogger, type Logger } from '../../common/logger.js';
 import { systemRandom, type Random } from '../../common/random.js';
 import type { Message, ServerAddress, ServerId } from '../types.js';
 import { messageFromProto } from './codec.js';
-import { PeerLink, type PeerStatus } from './grpc-peer.js';
+import { PeerLink, SENDER_ADDRESS_METADATA, type PeerStatus } from './grpc-peer.js';
 import { DEFAULT_SNAPSHOT_CHUNK_BYTES, SnapshotAssembler } from './snapshot-chunks.js';
-import type { Transport } from './types.js';
+import type { MessageHandler, Transport } from './types.js';
 
 export type { PeerStatus } from './grpc-peer.js';
 
@@ -59,7 +59,7 @@ const SNAPSHOT_CHUNK_OVERHEAD_BYTES = 16;
 export class GrpcTransport implements Transport {
   private readonly peers = new Map<ServerId, PeerLink>();
   private readonly invalidTargets = new Set<ServerAddress>();
-  private handler: ((msg: Message) => void) | undefined;
+  private handler: MessageHandler | undefined;
   private closed = false;
   private boundAddress: ServerAddress = '';
 
@@ -122,7 +122,7 @@ export class GrpcTransport implements Transport {
     this.peerLink(to)?.send(msg);
   }
 
-  onMessage(handler: (msg: Message) => void): void {
+  onMessage(handler: MessageHandler): void {
     this.handler = handler;
   }
 
@@ -157,6 +157,7 @@ export class GrpcTransport implements Transport {
         maxQueuedMessages: this.opts.maxQueuedMessages,
         snapshotChunkBytes: this.opts.snapshotChunkBytes,
         reconnectBackoffMs: this.opts.reconnectBackoffMs,
+        localAddress: this.localAddress,
       });
       this.peers.set(to.id, peer);
       return peer;
@@ -197,6 +198,7 @@ export class GrpcTransport implements Transport {
     call: grpc.ServerReadableStream<RaftMessage, StreamAck>,
     callback: grpc.sendUnaryData<StreamAck>,
   ): void {
+    const fromAddress = senderAddress(call.metadata);
     // Headers now tell the sender its stream is accepted (PeerLink resets its back-off on them).
     call.sendMetadata(new grpc.Metadata());
     call.on('data', (wire: RaftMessage) => {
@@ -207,7 +209,7 @@ export class GrpcTransport implements Transport {
         this.opts.logger.warn({ err, from: wire.from }, 'raft transport: dropping malformed message');
         return;
       }
-      this.deliver(msg);
+      this.deliver(msg, fromAddress);
     });
     call.on('end', () => callback(null, {}));
     call.on('error', (err) => this.opts.logger.debug({ err }, 'raft transport: inbound stream ended'));
@@ -217,6 +219,7 @@ export class GrpcTransport implements Transport {
     call: grpc.ServerReadableStream<SnapshotChunk, StreamAck>,
     callback: grpc.sendUnaryData<StreamAck>,
   ): void {
+    const fromAddress = senderAddress(call.metadata);
     const assembler = new SnapshotAssembler();
     let failed = false;
     const fail = (err: unknown): void => {
@@ -242,24 +245,30 @@ export class GrpcTransport implements Transport {
         return;
       }
       callback(null, {});
-      this.deliver(msg);
+      this.deliver(msg, fromAddress);
     });
     call.on('error', (err) => this.opts.logger.debug({ err }, 'raft transport: inbound snapshot ended'));
   }
 
-  private deliver(msg: Message): void {
+  private deliver(msg: Message, fromAddress: ServerAddress | undefined): void {
     if (this.closed) return;
     if (this.handler === undefined) {
       this.opts.logger.debug({ type: msg.type, from: msg.from }, 'raft transport: no handler yet, dropping');
       return;
     }
     try {
-      this.handler(msg);
+      this.handler(msg, fromAddress);
     } catch (err) {
       // The handler's failure must not tear down the stream it came on (and every message behind it).
       this.opts.logger.error({ err, type: msg.type, from: msg.from }, 'raft transport: message handler threw');
     }
   }
+}
+
+/** The address the sending transport advertises, from its call's metadata (see PeerLink). */
+function senderAddress(metadata: grpc.Metadata): ServerAddress | undefined {
+  const [value] = metadata.get(SENDER_ADDRESS_METADATA);
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** `address` with its port replaced: "127.0.0.1:0" and 4401 give "127.0.0.1:4401"; IPv6 in brackets works. */

@@ -4,7 +4,7 @@
  * send()), so a server never re-enters itself through a peer, and per-link order is kept.
  */
 import type { Message, ServerAddress, ServerId } from '../types.js';
-import type { Transport } from './types.js';
+import type { MessageHandler, Transport } from './types.js';
 
 export type Defer = (fn: () => void) => void;
 
@@ -68,7 +68,7 @@ export class InmemNetwork {
     const copy = structuredClone(msg);
     this.defer(() => {
       // Checked again on arrival: a partition made while the message was in flight loses it.
-      if (this.canReach(from, to)) this.endpoints.get(to)?.deliver(copy);
+      if (this.canReach(from, to)) this.endpoints.get(to)?.deliver(copy, from);
     });
   }
 
@@ -79,7 +79,7 @@ export class InmemNetwork {
 }
 
 export class InmemTransport implements Transport {
-  private handler: ((msg: Message) => void) | undefined;
+  private handler: MessageHandler | undefined;
   private closed = false;
 
   constructor(
@@ -91,13 +91,13 @@ export class InmemTransport implements Transport {
     if (!this.closed) this.network.route(this.localAddress, to.address, msg);
   }
 
-  onMessage(handler: (msg: Message) => void): void {
+  onMessage(handler: MessageHandler): void {
     this.handler = handler;
   }
 
   /** @internal Called by InmemNetwork. */
-  deliver(msg: Message): void {
-    if (!this.closed) this.handler?.(msg);
+  deliver(msg: Message, fromAddress: ServerAddress): void {
+    if (!this.closed) this.handler?.(msg, fromAddress);
   }
 
   async close(): Promise<void> {

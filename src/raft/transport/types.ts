@@ -1,6 +1,13 @@
 import type { Message, ServerAddress, ServerId } from '../types.js';
 
 /**
+ * Receives one inbound message. `fromAddress` is where the sender says it is reached (as
+ * hashicorp/raft's RPC header carries it): a server that has never seen a configuration naming the
+ * sender, such as one being added to the cluster, learns from it where to send its replies.
+ */
+export type MessageHandler = (msg: Message, fromAddress?: ServerAddress) => void;
+
+/**
  * Carries messages between servers. Delivery is best effort (a message may be lost), but messages
  * to one peer arrive in the order sent or not at all. An InstallSnapshot message carries its data,
  * which a network transport streams in chunks.
@@ -10,6 +17,6 @@ export interface Transport {
   readonly localAddress: ServerAddress;
   send(to: { id: ServerId; address: ServerAddress }, msg: Message): void;
   /** Installs the single handler for inbound messages. */
-  onMessage(handler: (msg: Message) => void): void;
+  onMessage(handler: MessageHandler): void;
   close(): Promise<void>;
 }
