@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what they need first
+# (Debian packages through apt-get, npm packages through npm ci), so they work on a fresh machine.
+
+SHELL := /bin/bash
+APT_PACKAGES := protobuf-compiler etcd-server etcd-client
+STAMP := node_modules/.shoal-deps-stamp
+
+.PHONY: all deps build test demo lint typecheck proto-check unit sim sim-bugs clean
+
+all: build
+
+# System packages: installed only when one is missing, so repeated runs stay fast.
+deps: $(STAMP)
+$(STAMP): package-lock.json
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	npm ci --no-audit --no-fund
+	@touch $(STAMP)
+
+build: deps
+	npm run --silent build
+
+typecheck: deps
+	npm run --silent typecheck
+
+lint: deps
+	npm run --silent lint
+
+proto-check: deps
+	npm run --silent proto:check
+
+unit: build
+	npx vitest run
+
+sim: build
+	node dist/src/raft/sim/cli.js --seeds 200 --from 1
+
+sim-bugs: build
+	bash scripts/check-planted-bugs.sh
+
+test: build
+	bash scripts/test-all.sh
+
+demo: build
+	bash deploy/raft-demo.sh
+
+clean:
+	rm -rf dist
