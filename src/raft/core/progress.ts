@@ -53,6 +53,9 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** An empty append may be sent to find out where a silent follower stands; re-armed by every heartbeat,
+   *  so such probes go at most once per heartbeat interval (see RaftCore.handleAppendResponse). */
+  emptyProbeAllowed = true;
   readonly inflights: Inflights;
 
   constructor(next: number, maxInflight: number) {

@@ -628,7 +628,13 @@ export class RaftCore {
     // acknowledgements were probably lost; let one more message out so replication keeps moving.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.state === 'probe') pr.probeSent = false;
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    // Entries not sent yet go out now. If everything was sent but is unacknowledged, an empty append
+    // at the end of the log makes the follower reveal a gap (it rejects, and we back off), but at most once
+    // per heartbeat interval: answering every reply that way is an endless ping-pong of empty appends.
+    if (pr.match < this.log.lastIndex() && !this.sendAppend(m.from, false) && pr.emptyProbeAllowed) {
+      pr.emptyProbeAllowed = false;
+      this.sendAppend(m.from);
+    }
   }
 
   private handleSnapshotResponse(m: InstallSnapshotResponse): void {
@@ -672,6 +678,7 @@ export class RaftCore {
 
   private broadcastHeartbeat(readCtx: number): void {
     for (const [to, pr] of this.progress) {
+      pr.emptyProbeAllowed = true;
       // Anchored at the follower's match so it can safely advance its commit to min(commit, match).
       const term = this.log.term(pr.match);
       this.send({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntryType, type AppendEntriesRequest, type AppendEntriesResponse, type Message } from '../types.js';
-import { FakeNetwork, TEST_ELECTION_TICKS, command, commandsOf } from './testing/fake-network.js';
+import { FakeNetwork, TEST_ELECTION_TICKS, TEST_HEARTBEAT_TICKS, command, commandsOf } from './testing/fake-network.js';
 
 function appendsTo(msgs: Message[], to: string): AppendEntriesRequest[] {
   return msgs.filter((m): m is AppendEntriesRequest => m.type === 'AppendEntries' && m.to === to);
@@ -135,6 +135,33 @@ describe('replication', () => {
     }
     expect(a.status().commitIndex).toBe(12);
     expect(commandsOf(net.server('b').log)).toHaveLength(10);
+  });
+
+  it('answers replies that bring nothing new with at most one empty append per heartbeat interval', () => {
+    // Under steady load an entry is always in flight; if every reply to an empty append provoked
+    // another one, the leader and its followers would ping-pong empty appends without end.
+    const net = new FakeNetwork({ voters: ['a', 'b', 'c'] });
+    net.elect('a');
+    const leader = net.core('a');
+    leader.propose(EntryType.Command, command('in flight'));
+    net.flushReadies();
+    net.deliver(() => false); // the append stays in flight
+    const match = leader.status().progress.b.match;
+    const reply: AppendEntriesResponse = {
+      type: 'AppendEntriesResponse', from: 'b', to: 'a', term: leader.status().term, success: true,
+      matchIndex: match, rejectedIndex: 0, hintIndex: 0, hintTerm: 0, readCtx: 0,
+    };
+    const emptyAppendsToB = () => leader.ready().messages.filter((m) => m.type === 'AppendEntries' && m.to === 'b' && m.entries.length === 0).length;
+    let sent = 0;
+    for (let i = 0; i < 10; i++) {
+      leader.step({ ...reply });
+      sent += emptyAppendsToB();
+    }
+    expect(sent).toBe(1);
+    net.tick('a', TEST_HEARTBEAT_TICKS); // a heartbeat re-arms the probe
+    leader.ready();
+    leader.step({ ...reply });
+    expect(emptyAppendsToB()).toBe(1);
   });
 
   it('frees window slots as acknowledgements arrive', () => {

@@ -38,6 +38,7 @@ export interface FakeNetworkOptions {
 }
 
 export const TEST_ELECTION_TICKS = 10;
+export const TEST_HEARTBEAT_TICKS = 1;
 
 /**
  * A test fake: a tiny synchronous network that persists each core's Ready in memory, delivers its
@@ -59,7 +60,7 @@ export class FakeNetwork {
     this.seed = opts.seed ?? 1;
     this.coreConfig = {
       electionTicks: TEST_ELECTION_TICKS,
-      heartbeatTicks: 1,
+      heartbeatTicks: TEST_HEARTBEAT_TICKS,
       maxEntriesPerMessage: 64,
       maxBytesPerMessage: 1 << 20,
       maxInflightMessages: 256,
