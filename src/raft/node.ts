@@ -94,6 +94,8 @@ export class RaftNode {
   private stopped = false;
   private fatal: Error | undefined;
   private readyScheduled = false;
+  /** A leader's Ready whose messages went out and whose persistence is deferred (see runReadyLoop). */
+  private persistPending = false;
   private tickTimer: TimerHandle | undefined;
   private snapshotTimer: TimerHandle | undefined;
   /** Planted ackBeforeFsync bug only: entries already acknowledged but not yet written. */
@@ -345,7 +347,8 @@ export class RaftNode {
   }
 
   private scheduleReady(): void {
-    if (this.readyScheduled || this.stopped || !this.started) return;
+    // While a leader's write is pending, the loop resumes by itself once it is done.
+    if (this.readyScheduled || this.persistPending || this.stopped || !this.started) return;
     this.readyScheduled = true;
     this.opts.defer(() => {
       this.readyScheduled = false;
@@ -361,12 +364,51 @@ export class RaftNode {
         this.proposeQueuedChanges();
         if (!this.core.hasReady()) break;
         const rd = this.core.ready();
+        if (this.maySendBeforePersisting(rd)) {
+          this.sendThenPersist(rd);
+          return;
+        }
         this.handleReady(rd);
         this.core.advance(rd);
       }
     } catch (err) {
       this.failStop(err);
     }
+  }
+
+  /**
+   * A leader may send its appends before its own write is durable (Raft thesis 10.2.1, as etcd
+   * does): the core counts the leader's own log towards commit only after advance(), so nothing
+   * commits on the strength of an entry the leader could still lose. Term or vote changes and
+   * snapshots are never sent ahead of the disk.
+   */
+  private maySendBeforePersisting(rd: Ready): boolean {
+    const role = rd.softState?.role ?? this.role;
+    return role === 'leader' && rd.hardState === undefined && rd.snapshot === undefined && rd.entries.length > 0 && !this.opts.bugs.ackBeforeFsync;
+  }
+
+  /** Sends now and writes after the transport had a turn of the event loop to put the appends on the
+   *  wire, so followers write their copies while the leader writes its own. */
+  private sendThenPersist(rd: Ready): void {
+    this.counters.readyPasses++;
+    this.learnAddressesFromEntries(rd.entries);
+    this.sendAll(rd.messages);
+    this.persistPending = true;
+    this.opts.defer(() => {
+      this.persistPending = false;
+      if (this.stopped) return;
+      try {
+        this.persist(rd);
+        this.applyCommitted(rd.committedEntries);
+        this.confirmReads(rd.readStates);
+        if (rd.softState) this.observeSoftState(rd.softState);
+        this.core.advance(rd);
+      } catch (err) {
+        this.failStop(err);
+        return;
+      }
+      this.runReadyLoop();
+    });
   }
 
   private handleReady(rd: Ready): void {
