@@ -197,6 +197,20 @@ describe('elections', () => {
     expect(net.core('x').status()).toMatchObject({ role: 'follower', term: 0 });
   });
 
+  it('a server that is not a voter in its configuration, or has none, refuses votes and pre-votes', () => {
+    // A server re-added with a wiped disk must not help a stale candidate win with a vote its
+    // earlier incarnation may already have cast (the simulator found this with seeds 27 and 135).
+    const net = new FakeNetwork({ voters: ['a'], nonvoters: ['n'], blank: ['x'] });
+    for (const id of ['n', 'x']) {
+      const core = net.core(id);
+      core.step({ ...voteRequest({ to: id, preVote: true }) } as Message);
+      core.step({ ...voteRequest({ to: id }) } as Message);
+      const answers = voteAnswers(core);
+      expect(answers.map((m) => m.granted)).toEqual([false, false]);
+      expect(core.status().vote).toBe('');
+    }
+  });
+
   it('a higher-term message makes a leader step down', () => {
     const net = new FakeNetwork({ voters: ['a', 'b', 'c'] });
     net.elect('a');

@@ -480,8 +480,12 @@ export class RaftCore {
   }
 
   private handleVoteRequest(m: RequestVoteRequest): void {
+    // Only a server that could itself campaign votes (as hashicorp/raft refuses votes from non-voters).
+    // A server with no configuration yet, such as one re-added after losing its disk, must not lend a
+    // stale candidate the vote its earlier incarnation may already have given in this term.
     const canVote =
-      this.vote === m.from || (this.vote === '' && this.leader === '') || (m.preVote && m.term > this.term);
+      this.promotable() &&
+      (this.vote === m.from || (this.vote === '' && this.leader === '') || (m.preVote && m.term > this.term));
     const granted = canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
     if (granted && !m.preVote) {
       this.vote = m.from;
