@@ -2,11 +2,11 @@
 # For each planted bug, runs simulator seeds (with the fault schedule that favours it) until one
 # fails, and prints which seed and checker caught it. Ends with `N passed, N failed` (bugs caught,
 # bugs missed) and exits 1 if any bug survives its seed budget.
-# Usage: scripts/check-planted-bugs.sh [max-seeds-per-bug]   (default 300)
+# Usage: scripts/check-planted-bugs.sh [max-seeds-per-bug]   (default 600)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-max_seeds="${1:-300}"
+max_seeds="${1:-600}"
 # bug:scenario — crashes right after a server promised durable state expose lost fsyncs; leaders
 # dying with half-replicated entries expose Figure 8; membership changes racing new leaders expose
 # the missing own-term gate.

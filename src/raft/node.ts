@@ -136,6 +136,11 @@ export class RaftNode {
       if (fromAddress !== undefined) this.rememberPeer(msg.from, fromAddress);
       this.receive(msg);
     });
+    this.transport.onPeerUnreachable?.((id) => {
+      if (this.stopped) return;
+      this.core.reportUnreachable(id);
+      this.scheduleReady();
+    });
     this.armTick();
     this.armSnapshotCheck();
     this.scheduleReady();

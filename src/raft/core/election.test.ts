@@ -211,6 +211,34 @@ describe('elections', () => {
     }
   });
 
+  it('followers told their leader is unreachable elect a new one well within an election timeout', () => {
+    const elect = (report: boolean): string | undefined => {
+      const net = new FakeNetwork({ voters: ['a', 'b', 'c'] });
+      net.elect('a');
+      net.isolate('a'); // the leader's process died
+      if (report) for (const id of ['b', 'c']) net.core(id).reportUnreachable('a');
+      for (let t = 0; t < 3; t++) {
+        for (const id of ['b', 'c']) {
+          net.tick(id);
+          net.stabilize();
+        }
+      }
+      return ['b', 'c'].find((id) => net.core(id).status().role === 'leader');
+    };
+    expect(3).toBeLessThan(TEST_ELECTION_TICKS);
+    expect(elect(false)).toBeUndefined();
+    expect(elect(true)).toBeDefined();
+  });
+
+  it('a report about a server that is not the leader changes nothing', () => {
+    const net = new FakeNetwork({ voters: ['a', 'b', 'c'] });
+    net.elect('a');
+    net.core('b').reportUnreachable('c');
+    net.tick('b', 3);
+    net.stabilize();
+    expect(net.core('b').status()).toMatchObject({ role: 'follower', leader: 'a' });
+  });
+
   it('a higher-term message makes a leader step down', () => {
     const net = new FakeNetwork({ voters: ['a', 'b', 'c'] });
     net.elect('a');

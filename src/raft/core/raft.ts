@@ -194,6 +194,19 @@ export class RaftCore {
     this.startRead(ctx);
   }
 
+  /**
+   * The transport lost an established connection to `id`. If that is this follower's leader, it most
+   * likely died: forget it, so the leader lease no longer refuses votes, and campaign after a short
+   * random delay instead of a whole election timeout. Safety is untouched (pre-vote and the vote rules
+   * still decide); only detection gets faster. A live leader's next append restores everything.
+   */
+  reportUnreachable(id: ServerId): void {
+    if (this.role !== 'follower' || id !== this.leader) return;
+    this.leader = '';
+    const soon = this.cfg.random.int(1, 2 * this.cfg.heartbeatTicks);
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - soon);
+  }
+
   transferLeadership(target?: ServerId): ServerId {
     if (this.role !== 'leader') throw this.notLeader();
     if (this.leadTransferee !== '') {

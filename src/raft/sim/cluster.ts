@@ -89,6 +89,7 @@ export class SimCluster {
     this.env.checkers.durability.onCrash(view);
     this.env.checkers.log.forget(server.id, view.incarnation);
     server.crash(this.env.random);
+    for (const other of this.running()) if (other !== server) other.peerDied(server.id);
   }
 
   /** Restarts a crashed server from its disk; the recovered state must keep its promises. */

@@ -110,6 +110,11 @@ export class SimServer {
     this.node?.start();
   }
 
+  /** Another machine's process died: a real transport would see its connection reset. */
+  peerDied(id: ServerId): void {
+    this.transport?.reportUnreachable(id);
+  }
+
   /** Hands an arrived message to the running process, if any. */
   deliver(msg: Message): void {
     this.transport?.deliver(msg);

@@ -4,6 +4,7 @@ import type { Message, ServerAddress, ServerId } from '../types.js';
 /** One incarnation's endpoint on the simulated network. */
 export class SimTransport implements Transport {
   private handler: ((msg: Message) => void) | undefined;
+  private unreachableHandler: ((id: ServerId) => void) | undefined;
   private closed = false;
 
   constructor(
@@ -17,6 +18,15 @@ export class SimTransport implements Transport {
 
   onMessage(handler: (msg: Message) => void): void {
     this.handler = handler;
+  }
+
+  onPeerUnreachable(handler: (id: ServerId) => void): void {
+    this.unreachableHandler = handler;
+  }
+
+  /** Tells the node its connection to `id` broke, as a real transport does when a peer's process dies. */
+  reportUnreachable(id: ServerId): void {
+    if (!this.closed) this.unreachableHandler?.(id);
   }
 
   /** Hands an arrived message to the node, if it is still listening. */

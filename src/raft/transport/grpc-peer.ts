@@ -24,6 +24,8 @@ export interface PeerLinkOptions {
   reconnectBackoffMs: { initial: number; max: number };
   /** This transport's own address, announced to the peer on every call (SENDER_ADDRESS_METADATA). */
   localAddress: ServerAddress;
+  /** Called when a stream the peer had accepted breaks. */
+  onBroken: () => void;
 }
 
 /** Call metadata naming where the sender is reached, so a peer that does not know it yet can reply. */
@@ -159,6 +161,7 @@ export class PeerLink {
     if (wasAccepted) this.log.warn(details, 'raft transport: stream to peer broke, reconnecting');
     else this.log.debug(details, 'raft transport: stream to peer failed');
     this.scheduleReopen();
+    if (wasAccepted) this.opts.onBroken();
   }
 
   private scheduleReopen(): void {

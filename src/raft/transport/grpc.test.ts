@@ -165,6 +165,21 @@ describe('GrpcTransport', () => {
     await waitFor('the link to report connected', () => a.transport.peerStatus()[0].connected);
   });
 
+  it('reports a peer unreachable when its established connection breaks, and only then', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    const unreachable: string[] = [];
+    a.transport.onPeerUnreachable((id) => unreachable.push(id));
+    a.transport.send(target(b), appendEntries('a', 'b', 1));
+    await waitFor('the first message', () => b.inbox.length === 1);
+    await waitFor('the link to report connected', () => a.transport.peerStatus()[0].connected);
+    expect(unreachable).toEqual([]);
+
+    await b.transport.close(); // the peer's process goes away
+    await waitFor('the break to be reported', () => unreachable.length > 0);
+    expect(unreachable).toEqual(['b']);
+  });
+
   it('neither throws nor grows without bound when the peer is dead', async () => {
     const a = await startNode('a', { maxQueuedMessages: 8 });
     const dead = await startNode('dead');

@@ -60,6 +60,7 @@ export class GrpcTransport implements Transport {
   private readonly peers = new Map<ServerId, PeerLink>();
   private readonly invalidTargets = new Set<ServerAddress>();
   private handler: MessageHandler | undefined;
+  private unreachableHandler: ((id: ServerId) => void) | undefined;
   private closed = false;
   private boundAddress: ServerAddress = '';
 
@@ -126,6 +127,10 @@ export class GrpcTransport implements Transport {
     this.handler = handler;
   }
 
+  onPeerUnreachable(handler: (id: ServerId) => void): void {
+    this.unreachableHandler = handler;
+  }
+
   /** The state of the link to every peer this transport has sent to. */
   peerStatus(): PeerStatus[] {
     return [...this.peers.values()].map((p) => p.status());
@@ -158,6 +163,7 @@ export class GrpcTransport implements Transport {
         snapshotChunkBytes: this.opts.snapshotChunkBytes,
         reconnectBackoffMs: this.opts.reconnectBackoffMs,
         localAddress: this.localAddress,
+        onBroken: () => this.unreachableHandler?.(to.id),
       });
       this.peers.set(to.id, peer);
       return peer;

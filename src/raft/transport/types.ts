@@ -18,5 +18,10 @@ export interface Transport {
   send(to: { id: ServerId; address: ServerAddress }, msg: Message): void;
   /** Installs the single handler for inbound messages. */
   onMessage(handler: MessageHandler): void;
+  /**
+   * Optional: installs a handler called when an established connection to a peer breaks (the peer's
+   * process died or restarted). Raft uses it to notice a dead leader sooner than its election timeout.
+   */
+  onPeerUnreachable?(handler: (id: ServerId) => void): void;
   close(): Promise<void>;
 }
