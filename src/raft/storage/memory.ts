@@ -3,51 +3,42 @@
  * process and model no crashes: use the file stores on SimFs to test durability.
  */
 import type { Entry, SnapshotMeta } from '../types.js';
+import { HeldEntries, assertContiguous } from './held-entries.js';
 import type { LogStore, SnapshotStore, StableStore } from './types.js';
 
 /** In-memory fake LogStore: compaction is exact, sync() only counts. */
 export class InmemLogStore implements LogStore {
   syncCount = 0;
-  private entries: Entry[] = [];
-  /** Index of entries[0]; when empty, the index the next entry must have (0: any). */
-  private first = 0;
+  private readonly held = new HeldEntries();
 
   firstIndex(): number {
-    return this.entries.length > 0 ? this.first : 0;
+    return this.held.firstIndex();
   }
 
   lastIndex(): number {
-    return this.entries.length > 0 ? this.first + this.entries.length - 1 : 0;
+    return this.held.lastIndex();
   }
 
   getLog(index: number): Entry | undefined {
-    if (this.entries.length === 0 || index < this.first) return undefined;
-    return this.entries[index - this.first];
+    return this.held.get(index);
   }
 
   getRange(lo: number, hi: number): Entry[] {
-    if (hi < lo) return [];
-    if (this.entries.length === 0 || lo < this.first || hi > this.lastIndex()) {
-      throw new RangeError(`entries ${lo}..${hi} are not all held (log holds ${this.firstIndex()}..${this.lastIndex()})`);
-    }
-    return this.entries.slice(lo - this.first, hi - this.first + 1);
+    return this.held.range(lo, hi);
   }
 
   storeLogs(entries: Entry[]): void {
     if (entries.length === 0) return;
     const start = entries[0].index;
-    entries.forEach((e, i) => {
-      if (e.index !== start + i) throw new RangeError(`entries are not contiguous: ${e.index} follows ${start + i - 1}`);
-    });
-    if (this.entries.length === 0 || start <= this.first) {
-      this.entries = [];
-      this.first = start;
+    assertContiguous(entries);
+    if (this.held.length === 0 || start <= this.held.start) {
+      this.held.restartAt(start);
     } else if (start > this.lastIndex() + 1) {
       throw new RangeError(`entries start at ${start} but the log ends at ${this.lastIndex()}`);
     } else {
-      this.entries.length = start - this.first;
+      this.held.truncateFrom(start);
     }
-    this.entries.push(...entries);
+    for (const e of entries) this.held.push(e);
   }
 
   sync(): void {
@@ -55,15 +46,11 @@ export class InmemLogStore implements LogStore {
   }
 
   compact(upTo: number): void {
-    if (this.entries.length === 0 || upTo < this.first) return;
-    const drop = Math.min(upTo - this.first + 1, this.entries.length);
-    this.entries.splice(0, drop);
-    this.first += drop;
+    this.held.dropBefore(upTo + 1);
   }
 
   reset(index: number): void {
-    this.entries = [];
-    this.first = index + 1;
+    this.held.restartAt(index + 1);
   }
 
   close(): void {

@@ -14,6 +14,7 @@
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Entry, PlantedBugs } from '../types.js';
 import { realFs } from './fs-real.js';
+import { HeldEntries, assertContiguous } from './held-entries.js';
 import type { FileHandle, Fs, LogStore } from './types.js';
 import { encodeEntryRecord, recordSize } from './wal-record.js';
 import { recoverLog, segmentPath, type Segment } from './wal-segments.js';
@@ -40,9 +41,7 @@ export class WalLogStore implements LogStore {
   private readonly segmentBytes: number;
   private readonly bugs: PlantedBugs;
   private segments: Segment[];
-  private entries: Entry[];
-  /** Index of entries[0]; when the log is empty, the index the next entry must have. */
-  private first: number;
+  private readonly held: HeldEntries;
   private active: FileHandle | undefined;
   private activeSize = 0;
   /** The active segment holds writes not yet fdatasync'd. */
@@ -61,42 +60,34 @@ export class WalLogStore implements LogStore {
     this.fs.mkdirp(this.dir);
     const recovered = recoverLog(this.fs, this.dir, opts.logger ?? silentLogger);
     this.segments = recovered.segments;
-    this.entries = recovered.entries;
-    this.first = this.segments[0]?.firstIndex ?? 0;
+    this.held = new HeldEntries(this.segments[0]?.firstIndex ?? 0, recovered.entries);
     const last = this.segments.at(-1);
     if (last !== undefined) this.openActive(last);
   }
 
   firstIndex(): number {
-    return this.entries.length > 0 ? this.first : 0;
+    return this.held.firstIndex();
   }
 
   lastIndex(): number {
-    return this.entries.length > 0 ? this.first + this.entries.length - 1 : 0;
+    return this.held.lastIndex();
   }
 
   getLog(index: number): Entry | undefined {
-    if (this.entries.length === 0 || index < this.first) return undefined;
-    return this.entries[index - this.first];
+    return this.held.get(index);
   }
 
   getRange(lo: number, hi: number): Entry[] {
-    if (hi < lo) return [];
-    if (this.entries.length === 0 || lo < this.first || hi > this.lastIndex()) {
-      throw new RangeError(`entries ${lo}..${hi} are not all held (log holds ${this.firstIndex()}..${this.lastIndex()})`);
-    }
-    return this.entries.slice(lo - this.first, hi - this.first + 1);
+    return this.held.range(lo, hi);
   }
 
   storeLogs(entries: Entry[]): void {
     this.ensureOpen();
     if (entries.length === 0) return;
     const start = entries[0].index;
-    entries.forEach((e, i) => {
-      if (e.index !== start + i) throw new RangeError(`entries are not contiguous: ${e.index} follows ${start + i - 1}`);
-    });
-    if (this.entries.length === 0) {
-      if (this.active === undefined || start !== this.first) this.restartAt(start);
+    assertContiguous(entries);
+    if (this.held.length === 0) {
+      if (this.active === undefined || start !== this.held.start) this.restartAt(start);
     } else if (start > this.lastIndex() + 1) {
       throw new RangeError(`entries start at ${start} but the log ends at ${this.lastIndex()}`);
     } else if (start <= this.lastIndex()) {
@@ -126,11 +117,7 @@ export class WalLogStore implements LogStore {
       this.fs.unlink(oldest.path);
       this.syncDir();
     }
-    const newFirst = this.segments[0]?.firstIndex ?? this.first;
-    if (newFirst > this.first) {
-      this.entries.splice(0, newFirst - this.first);
-      this.first = newFirst;
-    }
+    this.held.dropBefore(this.segments[0]?.firstIndex ?? this.held.start);
   }
 
   reset(index: number): void {
@@ -161,7 +148,7 @@ export class WalLogStore implements LogStore {
       }
       end = encodeEntryRecord(entry, out, end);
       this.replacing = false;
-      this.entries.push(entry);
+      this.held.push(entry);
     }
     this.write(out.subarray(chunkStart, end));
   }
@@ -187,22 +174,21 @@ export class WalLogStore implements LogStore {
 
   /** Replaces held entries from `start` on (start <= lastIndex). */
   private replaceFrom(start: number): void {
-    if (start <= this.first) {
+    if (start <= this.held.start) {
       this.restartAt(start);
       return;
     }
     // Keep the segment holding entry start-1; the replacement records go there.
     while ((this.segments.at(-1) as Segment).firstIndex > start - 1) this.removeNewestSegment();
     if (this.active === undefined) this.openActive(this.segments.at(-1) as Segment);
-    this.entries.length = start - this.first;
+    this.held.truncateFrom(start);
     this.replacing = true;
   }
 
   /** Discards every segment, newest first, and begins an empty log whose first entry will be `firstIndex`. */
   private restartAt(firstIndex: number): void {
     while (this.segments.length > 0) this.removeNewestSegment();
-    this.entries = [];
-    this.first = firstIndex;
+    this.held.restartAt(firstIndex);
     this.replacing = false;
     this.createSegment(firstIndex);
   }
