@@ -369,12 +369,19 @@ export class RaftNode {
         this.proposeQueuedChanges();
         if (!this.core.hasReady()) break;
         const rd = this.core.ready();
+        this.counters.readyPasses++;
+        this.learnAddressesFromEntries(rd.entries);
         if (this.maySendBeforePersisting(rd)) {
           this.sendThenPersist(rd);
           return;
         }
-        this.handleReady(rd);
-        this.core.advance(rd);
+        if (this.opts.bugs.ackBeforeFsync) {
+          this.persistAfterSending(rd);
+        } else {
+          this.persist(rd);
+          this.sendAll(rd.messages);
+        }
+        this.completeReady(rd);
       }
     } catch (err) {
       this.failStop(err);
@@ -395,8 +402,6 @@ export class RaftNode {
   /** Sends now and writes after the transport had a turn of the event loop to put the appends on the
    *  wire, so followers write their copies while the leader writes its own. */
   private sendThenPersist(rd: Ready): void {
-    this.counters.readyPasses++;
-    this.learnAddressesFromEntries(rd.entries);
     this.sendAll(rd.messages);
     this.persistPending = true;
     this.opts.defer(() => {
@@ -404,10 +409,7 @@ export class RaftNode {
       if (this.stopped) return;
       try {
         this.persist(rd);
-        this.applyCommitted(rd.committedEntries);
-        this.confirmReads(rd.readStates);
-        if (rd.softState) this.observeSoftState(rd.softState);
-        this.core.advance(rd);
+        this.completeReady(rd);
       } catch (err) {
         this.failStop(err);
         return;
@@ -416,18 +418,13 @@ export class RaftNode {
     });
   }
 
-  private handleReady(rd: Ready): void {
-    this.counters.readyPasses++;
-    this.learnAddressesFromEntries(rd.entries);
-    if (this.opts.bugs.ackBeforeFsync) {
-      this.persistAfterSending(rd);
-    } else {
-      this.persist(rd);
-      this.sendAll(rd.messages);
-    }
+  /** Once a Ready is durable and sent: apply what committed, answer reads, report role changes (after
+   *  applying, so a request committed in the same pass as a step-down still gets its answer), advance. */
+  private completeReady(rd: Ready): void {
     this.applyCommitted(rd.committedEntries);
     this.confirmReads(rd.readStates);
     if (rd.softState) this.observeSoftState(rd.softState);
+    this.core.advance(rd);
   }
 
   /** Term and vote, then the log, durable before any message that depends on them is sent. */
