@@ -5,9 +5,7 @@ SHELL := /bin/bash
 APT_PACKAGES := protobuf-compiler etcd-server etcd-client
 STAMP := node_modules/.shoal-deps-stamp
 
-.PHONY: all deps build test demo lint typecheck proto-check unit sim sim-bugs clean
-
-all: build
+.PHONY: deps build test demo clean
 
 # System packages: installed only when one is missing, so repeated runs stay fast.
 deps: $(STAMP)
@@ -23,24 +21,7 @@ $(STAMP): package-lock.json
 build: deps
 	npm run --silent build
 
-typecheck: deps
-	npm run --silent typecheck
-
-lint: deps
-	npm run --silent lint
-
-proto-check: deps
-	npm run --silent proto:check
-
-unit: build
-	npx vitest run
-
-sim: build
-	node dist/src/raft/sim/cli.js --seeds 200 --from 1
-
-sim-bugs: build
-	bash scripts/check-planted-bugs.sh
-
+# Every suite, one after another (scripts/test-all.sh lists them); single suites run through npm scripts.
 test: build
 	bash scripts/test-all.sh
 

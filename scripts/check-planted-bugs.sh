@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # For each planted bug, runs simulator seeds (with the fault schedule that favours it) until one
 # fails, and prints which seed and checker caught it. Ends with `N passed, N failed` (bugs caught,
-# bugs missed) and exits 1 if any bug survives its seed budget.
+# bugs missed) and exits 1 if any bug survives its seed budget. Runs the built simulator in dist/
+# (`npm run sim:bugs` builds first).
 # Usage: scripts/check-planted-bugs.sh [max-seeds-per-bug]   (default 600)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,6 @@ plan=(
   "configChangeWithoutOwnTermGate:membership-race"
 )
 
-npx tsc -p tsconfig.build.json
 
 caught_count=0
 missed=0
