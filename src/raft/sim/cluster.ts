@@ -6,7 +6,6 @@ import type { Scheduler } from './scheduler.js';
 import { ServerTimeline } from './server-timeline.js';
 import type { ServerView } from './server-view.js';
 import { SimServer, type SimRaftTuning } from './sim-server.js';
-import { simAddress } from './sim-transport.js';
 
 export interface ClusterEnv {
   scheduler: Scheduler;
@@ -38,9 +37,8 @@ export class SimCluster {
     });
   }
 
-  /** A new machine with a drifting clock and an empty disk; running servers learn its address. */
+  /** A new machine with a drifting clock and an empty disk; others learn its address from configurations and its messages. */
   addMachine(id: ServerId): SimServer {
-    for (const s of this.running()) s.node?.rememberPeer(id, simAddress(id));
     const { scheduler, random } = this.env;
     const timeline = new ServerTimeline(scheduler, id, 0.9 + random.next() * 0.2, random.next() * 100_000, () => this.touched.add(id));
     const server = new SimServer(id, timeline, {
@@ -48,7 +46,6 @@ export class SimCluster {
       bugs: this.env.bugs,
       tuning: this.env.tuning,
       random,
-      machineIds: () => [...this.servers.keys()],
       send: (from, to, msg) => this.send(from, to, msg),
     });
     this.servers.set(id, server);

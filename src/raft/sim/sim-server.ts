@@ -31,9 +31,6 @@ export interface SimServerDeps {
   send: (from: ServerId, to: ServerId, msg: Message) => void;
   /** Seeds each incarnation's own Random. */
   random: Random;
-  /** Every machine's id: a real transport learns a sender's address from its connection, so a
-   *  server joining with an empty log can answer the leader before any configuration names it. */
-  machineIds: () => ServerId[];
 }
 
 /**
@@ -95,7 +92,6 @@ export class SimServer {
         trailingLogs: tuning.trailingLogs,
         bugs,
       });
-      for (const peer of this.deps.machineIds()) if (peer !== this.id) node.rememberPeer(peer, simAddress(peer));
       if (bootstrap !== undefined) node.bootstrapCluster(bootstrap);
     } catch (err) {
       throw violation('recovery', `${this.id} could not start from its disk: ${(err as Error).message}`);

@@ -1,9 +1,9 @@
-import type { Transport } from '../transport/types.js';
+import type { MessageHandler, Transport } from '../transport/types.js';
 import type { Message, ServerAddress, ServerId } from '../types.js';
 
 /** One incarnation's endpoint on the simulated network. */
 export class SimTransport implements Transport {
-  private handler: ((msg: Message) => void) | undefined;
+  private handler: MessageHandler | undefined;
   private unreachableHandler: ((id: ServerId) => void) | undefined;
   private closed = false;
 
@@ -16,7 +16,7 @@ export class SimTransport implements Transport {
     if (!this.closed) this.sendOut(to.id, msg);
   }
 
-  onMessage(handler: (msg: Message) => void): void {
+  onMessage(handler: MessageHandler): void {
     this.handler = handler;
   }
 
@@ -29,9 +29,9 @@ export class SimTransport implements Transport {
     if (!this.closed) this.unreachableHandler?.(id);
   }
 
-  /** Hands an arrived message to the node, if it is still listening. */
+  /** Hands an arrived message to the node, with its sender's address as a real transport reports it. */
   deliver(msg: Message): void {
-    if (!this.closed) this.handler?.(msg);
+    if (!this.closed) this.handler?.(msg, simAddress(msg.from));
   }
 
   async close(): Promise<void> {
