@@ -87,6 +87,8 @@ export interface StoreBatch {
 
 export interface StoreSnapshot {
   objects: StoreObject[];
+  /** The Raft index of the last store entry applied when the snapshot was taken. */
+  appliedIndex: number;
 }
 
 function createBaseStoreObject(): StoreObject {
@@ -474,13 +476,16 @@ export const StoreBatch = {
 };
 
 function createBaseStoreSnapshot(): StoreSnapshot {
-  return { objects: [] };
+  return { objects: [], appliedIndex: 0 };
 }
 
 export const StoreSnapshot = {
   encode(message: StoreSnapshot, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
     for (const v of message.objects) {
       StoreObject.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.appliedIndex !== 0) {
+      writer.uint32(16).uint64(message.appliedIndex);
     }
     return writer;
   },
@@ -499,6 +504,13 @@ export const StoreSnapshot = {
 
           message.objects.push(StoreObject.decode(reader, reader.uint32()));
           continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.appliedIndex = longToNumber(reader.uint64() as Long);
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -511,6 +523,7 @@ export const StoreSnapshot = {
   fromJSON(object: any): StoreSnapshot {
     return {
       objects: globalThis.Array.isArray(object?.objects) ? object.objects.map((e: any) => StoreObject.fromJSON(e)) : [],
+      appliedIndex: isSet(object.appliedIndex) ? globalThis.Number(object.appliedIndex) : 0,
     };
   },
 
@@ -518,6 +531,9 @@ export const StoreSnapshot = {
     const obj: any = {};
     if (message.objects?.length) {
       obj.objects = message.objects.map((e) => StoreObject.toJSON(e));
+    }
+    if (message.appliedIndex !== 0) {
+      obj.appliedIndex = Math.round(message.appliedIndex);
     }
     return obj;
   },
@@ -528,6 +544,7 @@ export const StoreSnapshot = {
   fromPartial<I extends Exact<DeepPartial<StoreSnapshot>, I>>(object: I): StoreSnapshot {
     const message = createBaseStoreSnapshot();
     message.objects = object.objects?.map((e) => StoreObject.fromPartial(e)) || [];
+    message.appliedIndex = object.appliedIndex ?? 0;
     return message;
   },
 };

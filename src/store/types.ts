@@ -33,7 +33,11 @@ export interface ObjectTypes {
 export type ObjectKind = keyof ObjectTypes;
 export type StoreObject = ObjectTypes[ObjectKind];
 
-/** Read access to one table. Returned objects are the store's own: never mutate them; copy first. */
+/**
+ * Read access to one table. Returned objects are the store's own (reads do not copy): never mutate
+ * them; build a new object to write (e.g. `{ ...task, status: { ...task.status, state } }`). Index
+ * queries return a new array each call, in no promised order.
+ */
 export interface TableReader<T> {
   get(id: string): T | undefined;
   all(): T[];
@@ -50,7 +54,7 @@ export interface TaskReader extends TableReader<Task> {
   byNode(nodeId: string): Task[];
   /** Tasks of one replicated slot, every generation of it. */
   bySlot(serviceId: string, slot: number): Task[];
-  /** Tasks not yet placed: desired state RUNNING and observed state PENDING (what the scheduler takes). */
+  /** Tasks not yet placed: observed state PENDING and desired state <= RUNNING (what the scheduler takes). */
   pending(): Task[];
 }
 
@@ -104,6 +108,13 @@ export interface Store {
   update<T>(fn: (tx: WriteTx) => T): Promise<T>;
   /** Calls `watcher` after every applied transaction; returns the function that stops it. */
   watch(watcher: StoreWatcher): () => void;
+  /**
+   * Calls `listener` after the whole state was replaced from a Raft snapshot (a follower that fell
+   * behind, or a restart). A restore fires no per-object events: anything that keeps state derived
+   * from watch events must throw it away and rebuild it from a fresh view. Returns the function
+   * that stops it.
+   */
+  onRestore(listener: () => void): () => void;
   /** The Raft index of the last applied entry (0 before any). */
   appliedIndex(): number;
 }
