@@ -1,0 +1,113 @@
+/**
+ * The Control gRPC service of a manager. The leader answers every call from its store; any other
+ * manager passes the call on to the leader (reads too, so the CLI always sees the newest state).
+ */
+import { status, type handleUnaryCall, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { ControlServer } from '../../../proto/gen/control.js';
+import type { Logger } from '../../common/logger.js';
+import type { PeerStatus } from '../../raft/transport/grpc.js';
+import { NotLeaderError, type Store } from '../../store/types.js';
+import { clusterHandler } from './cluster-handler.js';
+import { ControlError, isServiceError, toGrpcStatus } from './control-errors.js';
+import { FORWARDED_METADATA, type ControlMethod, type LeaderForwarder, type RequestOf, type ResponseOf } from './leader-forwarder.js';
+import type { RaftInfo } from './manager-status.js';
+import { nodeHandlers } from './node-handlers.js';
+import { serviceHandlers } from './service-handlers.js';
+import { taskHandlers } from './task-handlers.js';
+
+export interface ControlServiceDeps {
+  store: Store;
+  raft: RaftInfo;
+  /** This manager's Raft server id (GetCluster's answeredBy, the "self" of reachability). */
+  raftId: string;
+  /** GrpcTransport.peerStatus(), for the managers' reachability. */
+  raftPeerStatus?: () => PeerStatus[];
+  forwarder: LeaderForwarder;
+  logger: Logger;
+  /** Wall clock in ms since the epoch; Date.now by default. */
+  now?: () => number;
+}
+
+/** A call may meet a leader that just failed; a few elections later the caller gets the error. */
+const MAX_FORWARD_ATTEMPTS = 3;
+
+type Handler<M extends ControlMethod> = (request: RequestOf<M>) => Promise<ResponseOf<M>>;
+
+export function createControlService(deps: ControlServiceDeps): ControlServer {
+  const { store } = deps;
+  const services = serviceHandlers({ store, now: deps.now ?? Date.now });
+  const tasks = taskHandlers({ store });
+  const nodes = nodeHandlers(deps);
+  const cluster = clusterHandler(deps);
+  const route = router(deps);
+  return {
+    getCluster: route('getCluster', cluster.getCluster),
+    createService: route('createService', services.createService),
+    getService: route('getService', services.getService),
+    listServices: route('listServices', services.listServices),
+    updateService: route('updateService', services.updateService),
+    removeService: route('removeService', services.removeService),
+    getTask: route('getTask', tasks.getTask),
+    listTasks: route('listTasks', tasks.listTasks),
+    getNode: route('getNode', nodes.getNode),
+    listNodes: route('listNodes', nodes.listNodes),
+    updateNode: route('updateNode', nodes.updateNode),
+    removeNode: route('removeNode', nodes.removeNode),
+  };
+}
+
+function router(deps: ControlServiceDeps) {
+  const log = deps.logger.child({ component: 'controlapi' });
+
+  /** Runs the call here if this manager leads, else on the leader. */
+  async function serve<M extends ControlMethod>(method: M, handler: Handler<M>, call: ServerUnaryCall<RequestOf<M>, ResponseOf<M>>) {
+    const forwarded = call.metadata.get(FORWARDED_METADATA).length > 0;
+    if (deps.raft.state() === 'leader') {
+      try {
+        return await handler(call.request);
+      } catch (err) {
+        // Leadership moved before the change was proposed (NotLeaderError guarantees it was not
+        // appended), so the new leader may carry it out: fall through to forwarding.
+        if (!(err instanceof NotLeaderError) || forwarded) throw err;
+      }
+    }
+    if (forwarded) {
+      throw new ControlError(status.UNAVAILABLE, `manager ${deps.raftId} was forwarded a call but is not the leader; try again`);
+    }
+    let leader = await deps.forwarder.waitForLeader();
+    for (let attempt = 1; ; attempt++) {
+      if (leader.id === deps.raftId) return handler(call.request);
+      log.debug({ method, leader: leader.id }, 'forwarding to the leader');
+      try {
+        return await deps.forwarder.forward(leader.address, method, call.request, deadlineMs(call.getDeadline()));
+      } catch (err) {
+        // UNAVAILABLE means the call was not carried out: the leader could not be reached (it may
+        // have just failed) or the manager reached no longer leads. Once Raft names another
+        // leader, try that one. Outcome-unknown failures travel with other codes and are not retried.
+        if (!isServiceError(err) || err.code !== status.UNAVAILABLE || attempt >= MAX_FORWARD_ATTEMPTS) throw err;
+        leader = await deps.forwarder.waitForLeader(leader.id).catch(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  return function route<M extends ControlMethod>(method: M, handler: Handler<M>): handleUnaryCall<RequestOf<M>, ResponseOf<M>> {
+    return (call, callback) => {
+      serve(method, handler, call).then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          const { code, details } = toGrpcStatus(err);
+          if (code === status.INTERNAL) log.error({ err, method }, 'control call failed');
+          else log.debug({ method, code, details }, 'control call refused');
+          callback({ code, details });
+        },
+      );
+    };
+  };
+}
+
+function deadlineMs(deadline: Date | number): number | undefined {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
