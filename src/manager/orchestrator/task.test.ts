@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { HealthState, TaskState, type Task } from '../../../proto/gen/objects.js';
+import { makeService, makeTask } from '../../store/testing/index.js';
+import { DirtyCheck, isDirty, isUp, newTask } from './task.js';
+
+describe('newTask', () => {
+  it('copies the service spec and version, PENDING and desired RUNNING', () => {
+    const service = makeService('web', 3, 'svc-1');
+    const task = newTask(service, { slot: 2 }, { now: 1234 });
+    expect(task.meta?.id).toMatch(/^[a-z0-9]{25}$/);
+    expect(task).toMatchObject({
+      serviceId: 'svc-1',
+      slot: 2,
+      nodeId: '',
+      specVersion: 1,
+      desiredState: TaskState.TASK_STATE_RUNNING,
+      serviceAnnotations: { name: 'web' },
+      status: { state: TaskState.TASK_STATE_PENDING, message: 'pending task scheduling', timestamp: 1234 },
+    });
+    expect(task.spec).toEqual(service.spec?.task);
+  });
+
+  it('places a global task on its node, slot 0, and may start it READY', () => {
+    const task = newTask(makeService('agent'), { nodeId: 'n1' }, { now: 0, desiredState: TaskState.TASK_STATE_READY });
+    expect([task.slot, task.nodeId, task.desiredState]).toEqual([0, 'n1', TaskState.TASK_STATE_READY]);
+  });
+});
+
+describe('isDirty', () => {
+  const service = makeService('web');
+  const bumped = { ...service, specVersion: 2 };
+  const changed = { ...bumped, spec: { ...bumped.spec!, task: { ...bumped.spec!.task!, container: { ...bumped.spec!.task!.container!, image: 'other' } } } };
+
+  it('is clean at the same version', () => {
+    expect(isDirty(makeTask(), service)).toBe(false);
+  });
+
+  it('is clean when only the version moved (a scale, a rename)', () => {
+    expect(isDirty(makeTask(), bumped as typeof service)).toBe(false);
+  });
+
+  it('is dirty when the task spec differs', () => {
+    expect(isDirty(makeTask(), changed as typeof service)).toBe(true);
+  });
+
+  it('decides once per spec version', () => {
+    const check = new DirtyCheck(changed as typeof service);
+    const a = makeTask();
+    const b: Task = { ...makeTask(), spec: undefined };
+    expect(check.isDirty(a)).toBe(true);
+    // Same version as a: the answer for the version stands.
+    expect(check.isDirty(b)).toBe(true);
+  });
+});
+
+describe('isUp', () => {
+  const running = (health: HealthState, test: string[] = []): Task => {
+    const t = makeTask({ state: TaskState.TASK_STATE_RUNNING });
+    return { ...t, spec: { ...t.spec!, container: { ...t.spec!.container!, healthcheck: { test, intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } } }, status: { ...t.status!, health } };
+  };
+
+  it('needs RUNNING', () => {
+    expect(isUp(makeTask({ state: TaskState.TASK_STATE_STARTING }))).toBe(false);
+    expect(isUp(running(HealthState.HEALTH_STATE_NONE))).toBe(true);
+  });
+
+  it('needs HEALTHY when there is a healthcheck', () => {
+    expect(isUp(running(HealthState.HEALTH_STATE_STARTING, ['CMD', 'true']))).toBe(false);
+    expect(isUp(running(HealthState.HEALTH_STATE_HEALTHY, ['CMD', 'true']))).toBe(true);
+    expect(isUp(running(HealthState.HEALTH_STATE_NONE, ['NONE']))).toBe(true);
+  });
+});
