@@ -2810,7 +2810,7 @@ export const UpdateConfig = {
       writer.uint32(32).int64(message.monitorMs);
     }
     if (message.maxFailureRatio !== 0) {
-      writer.uint32(45).float(message.maxFailureRatio);
+      writer.uint32(41).double(message.maxFailureRatio);
     }
     if (message.order !== 0) {
       writer.uint32(48).int32(message.order);
@@ -2854,11 +2854,11 @@ export const UpdateConfig = {
           message.monitorMs = longToNumber(reader.int64() as Long);
           continue;
         case 5:
-          if (tag !== 45) {
+          if (tag !== 41) {
             break;
           }
 
-          message.maxFailureRatio = reader.float();
+          message.maxFailureRatio = reader.double();
           continue;
         case 6:
           if (tag !== 48) {
