@@ -1,45 +1,51 @@
 #!/usr/bin/env node
 /**
- * The single `shoal` command. It dispatches to subcommands; today only the ones that exist are
- * listed (the manager, worker and service commands arrive with the control plane).
+ * The single `shoal` command. `shoal manager ...` runs the manager daemon (cmd/manager); every
+ * other command is a client of a manager's control API (cmd/cli).
  */
 import { readFileSync } from 'node:fs';
-
-const usage = `Usage: shoal COMMAND
-
-A cluster orchestrator in the spirit of Docker Swarm mode.
-
-Commands:
-  version     Print the shoal version
-  help        Show this help
-
-The Raft library (src/raft) is usable today through its simulator and benchmark:
-  npm run sim -- --seeds N --from S   deterministic fault-injection simulation
-  npm run bench:raft -- --json        three-node etcd-compatible KV benchmark
-`;
+import { parseTopLevel, runCli, topLevelHelp } from './cli/app.js';
+import { UsageError } from './cli/errors.js';
+import { processIo } from './cli/io.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function main(argv: string[]): number {
-  const [command] = argv;
-  switch (command) {
-    case undefined:
+async function main(argv: string[]): Promise<number> {
+  let top;
+  try {
+    top = parseTopLevel(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`shoal: ${error.message}; see 'shoal help'\n`);
+    return 2;
+  }
+  switch (top.kind) {
     case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(usage);
+      process.stdout.write(topLevelHelp());
       return 0;
     case 'version':
-    case '--version':
       process.stdout.write(`shoal ${version()}\n`);
       return 0;
-    default:
-      process.stderr.write(`shoal: unknown command '${command}'; see 'shoal help'\n`);
-      return 2;
+    case 'manager': {
+      // Loaded only when needed: the client commands need none of the manager's code.
+      const { runManager } = await import('./manager/main.js');
+      return runManager(top.argv);
+    }
+    case 'client':
+      return runCli(top.argv, top.host, processIo());
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // A bug, not a user's mistake: say so, with the stack for the report.
+    process.stderr.write(`shoal: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,303 @@
+/**
+ * The built `shoal` command (dist/cmd/shoal.js, as `make test` builds it) against a fake manager
+ * (testing/fake-control.ts) serving the real Control gRPC service on a unix socket: output
+ * formats, progress, messages and exit codes as a user sees them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeControl } from './testing/fake-control.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
+const socket = join(dir, 'control.sock');
+const host = `unix://${socket}`;
+const fake = new FakeControl();
+
+function shoal(...args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['dist/cmd/shoal.js', ...args], { env: { ...process.env, SHOAL_HOST: host } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(() => fake.listen(socket));
+afterAll(async () => {
+  await fake.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('shoal service', () => {
+  it('create prints the id, follows progress until converged and exits 0', async () => {
+    const r = await shoal('service', 'create', '--name', 'web', '--replicas', '2', '--update-monitor', '0s', '-e', 'A=1', 'nginx:1', 'nginx', '-g', 'daemon off;');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^svc0+\d+$/);
+    expect(lines).toContain('overall progress: 0 out of 2 tasks');
+    expect(lines).toContain('overall progress: 2 out of 2 tasks');
+    expect(lines.some((l) => /^1\/2: running +\[=+>\]$/.test(l))).toBe(true);
+    expect(lines.at(-1)).toBe('verify: Service converged');
+    const stored = [...fake.services.values()].find((s) => s.spec?.annotations?.name === 'web')!;
+    expect(stored.spec?.task?.container?.args).toEqual(['nginx', '-g', 'daemon off;']);
+  });
+
+  it('create --detach returns at once; -q prints only the id', async () => {
+    const r = await shoal('service', 'create', '-d', '-q', '--name', 'api', '--mode', 'global', 'api:1');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^svc0+\d+\n$/);
+  });
+
+  it('ls prints an aligned table, JSON, or ids', async () => {
+    const table = await shoal('service', 'ls');
+    expect(table.code).toBe(0);
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^ID {13}NAME {3}MODE {9}REPLICAS {3}IMAGE$/);
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatch(/^svc0+\d+ {3}web {4}replicated {3}2\/2 {8}nginx:1$/);
+
+    const json = await shoal('service', 'ls', '--format', 'json');
+    const services = JSON.parse(json.stdout) as { spec: { annotations: { name: string } } }[];
+    expect(services.map((s) => s.spec.annotations.name)).toEqual(['api', 'web']);
+
+    const quiet = await shoal('service', 'ls', '-q');
+    expect(quiet.stdout.trimEnd().split('\n')).toHaveLength(2);
+
+    const bad = await shoal('service', 'ls', '--format', 'yaml');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`shoal service ls: invalid --format "yaml": use table or json (see 'shoal service ls --help')\n`);
+  });
+
+  it('ps lists tasks with node, states and ages; filters and -q work', async () => {
+    const r = await shoal('service', 'ps', 'web');
+    expect(r.code).toBe(0);
+    const [header, first] = r.stdout.split('\n');
+    expect(header).toMatch(/^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR$/);
+    expect(first).toMatch(/^task\S{8} +web\.1 +nginx:1 +m1 +Running +Running (Less than a second|\d+ seconds?) ago$/);
+
+    const quiet = await shoal('service', 'ps', '-q', '--filter', 'desired-state=running', 'web');
+    expect(quiet.stdout.trimEnd().split('\n')).toHaveLength(2);
+
+    const bad = await shoal('service', 'ps', '--filter', 'colour=blue', 'web');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^shoal service ps: invalid filter "colour=blue"/);
+  });
+
+  it('inspect prints JSON by default, a readable form with --pretty, and names what is missing', async () => {
+    const json = await shoal('service', 'inspect', 'web');
+    expect(json.code).toBe(0);
+    // Protobuf's JSON mapping: a oneof member appears as a field of its own.
+    const [svc] = JSON.parse(json.stdout) as { spec: { replicated: unknown } }[];
+    expect(svc!.spec.replicated).toEqual({ replicas: 2 });
+
+    const pretty = await shoal('service', 'inspect', '--pretty', 'web');
+    expect(pretty.stdout).toMatch(/^ID: +svc/);
+    expect(pretty.stdout).toContain('\nName:               web\n');
+    expect(pretty.stdout).toContain('\n Replicas:          2\n');
+
+    const missing = await shoal('service', 'inspect', 'web', 'nope');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('shoal: service nope not found\n');
+    expect(JSON.parse(missing.stdout)).toHaveLength(1);
+  });
+
+  it('update changes the spec read, shows progress and exits 0 when the update completes', async () => {
+    const r = await shoal('service', 'update', '--image', 'nginx:2', '--env-add', 'B=2', 'web');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('web\n')).toBe(true);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('verify: Service converged');
+    const stored = [...fake.services.values()].find((s) => s.spec?.annotations?.name === 'web')!;
+    expect(stored.spec?.task?.container?.image).toBe('nginx:2');
+    expect(stored.spec?.task?.container?.env).toEqual(['A=1', 'B=2']);
+  });
+
+  it('a paused update is reported with the manager message and exit 1', async () => {
+    fake.nextUpdate = 'pause';
+    const r = await shoal('service', 'update', '--image', 'nginx:3', 'web');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^shoal: service update paused: update paused due to failure or early termination of task task\d+\n$/);
+  });
+
+  it('an automatic rollback is followed to its end and reported with exit 1', async () => {
+    fake.nextUpdate = 'rollback';
+    const r = await shoal('service', 'update', '--image', 'nginx:4', 'web');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/rollback: update rolled back due to failure/);
+    expect(r.stdout).toContain('overall progress: rolling back update: ');
+    expect(r.stderr).toMatch(/^shoal: service rolled back: update rolled back due to failure or early termination of task task\d+\n$/);
+  });
+
+  it('rollback by hand succeeds once the previous spec runs again', async () => {
+    const r = await shoal('service', 'rollback', 'web');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('rollback: manually requested rollback\n');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('verify: Service converged');
+  });
+
+  it('scale sets replicas and waits; a global service cannot be scaled', async () => {
+    const r = await shoal('service', 'scale', 'web=3');
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('web scaled to 3\nweb\n')).toBe(true);
+    expect(r.stdout).toContain('overall progress: 3 out of 3 tasks');
+
+    const global = await shoal('service', 'scale', '-d', 'api=2');
+    expect(global.code).toBe(1);
+    expect(global.stderr).toBe('shoal: scale can only be used with replicated mode (service api is global)\n');
+
+    const bad = await shoal('service', 'scale', 'web');
+    expect(bad.code).toBe(2);
+  });
+
+  it('refuses a bad command line with exit 2 before calling the manager', async () => {
+    const noImage = await shoal('service', 'create', '--name', 'x');
+    expect(noImage.code).toBe(2);
+    expect(noImage.stderr).toBe("shoal service create: requires at least 1 argument, got 0 (see 'shoal service create --help')\n");
+    const badDelay = await shoal('service', 'update', '--update-delay', '10', 'web');
+    expect(badDelay.code).toBe(2);
+    expect(badDelay.stderr).toMatch(/invalid value "10" for --update-delay: invalid duration "10"/);
+    const unknown = await shoal('service', 'frob');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe("shoal: unknown command 'service frob'; see 'shoal service --help'\n");
+  });
+
+  it('rm removes each service named and reports the ones it cannot find', async () => {
+    const r = await shoal('service', 'rm', 'api', 'nope');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('api\n');
+    expect(r.stderr).toBe('shoal: service nope not found\n');
+  });
+});
+
+describe('shoal node and cluster', () => {
+  it('node ls shows hostname, status, availability and manager status', async () => {
+    const r = await shoal('node', 'ls');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      'ID             HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS',
+      'managernode0   m1         Ready    Active         Leader',
+      'workernode00   w1         Down     Active',
+      '',
+    ]);
+  });
+
+  it('node update changes availability and labels by read-modify-write', async () => {
+    const r = await shoal('node', 'update', '--availability', 'drain', '--label-add', 'ssd=true', '--label-rm', 'zone', 'w1');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('w1\n');
+    const inspect = JSON.parse((await shoal('node', 'inspect', 'w1')).stdout) as { spec: unknown }[];
+    expect(inspect[0]!.spec).toEqual({ annotations: { labels: { ssd: 'true' } }, availability: 'NODE_AVAILABILITY_DRAIN' });
+    const nothing = await shoal('node', 'update', 'w1');
+    expect(nothing.code).toBe(2);
+  });
+
+  it('node inspect --pretty shows the manager status', async () => {
+    const r = await shoal('node', 'inspect', '--pretty', 'm1');
+    expect(r.stdout).toContain('Manager Status:');
+    expect(r.stdout).toContain(' Leader:            Yes\n');
+  });
+
+  it('node rm refuses a live node without --force and removes a down one', async () => {
+    const live = await shoal('node', 'rm', 'm1');
+    expect(live.code).toBe(1);
+    expect(live.stderr).toBe("shoal: node m1 is not down and can't be removed (use --force)\n");
+    const down = await shoal('node', 'rm', 'w1');
+    expect(down.code).toBe(0);
+  });
+
+  it('cluster info shows the Raft view and counts, also as JSON', async () => {
+    const r = await shoal('cluster', 'info');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Cluster ID: cluster0000000000000000001\n');
+    expect(r.stdout).toContain(' Term: 2\n');
+    expect(r.stdout).toContain('Managers: 1\n');
+    expect(r.stdout).toMatch(/\n RAFT ID +ADDRESS +LEADER +SUFFRAGE +REACHABILITY\n managernode00000000000001 +127\.0\.0\.1:4242 +yes +voter +reachable\n/);
+    expect(r.stdout).toContain('Heartbeat period: 5s\n');
+    const json = JSON.parse((await shoal('cluster', 'info', '--format', 'json')).stdout) as { raftTerm: number; nodes: number };
+    expect(json.raftTerm).toBe(2);
+    expect(json.nodes).toBe(1);
+  });
+});
+
+describe('shoal stack', () => {
+  const file = join(dir, 'stack.yml');
+  const stackFile = (image: string) =>
+    `services:\n  front:\n    image: ${image}\n    deploy:\n      replicas: 2\n  back:\n    image: back:1\n    command: serve --port 80\n`;
+
+  it('deploy creates the services, then changes only what changed', async () => {
+    writeFileSync(file, stackFile('front:1'));
+    const first = await shoal('stack', 'deploy', '-c', file, 'shop');
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe('Creating service shop_front\nCreating service shop_back\n');
+
+    const versions = () => [...fake.services.values()].map((s) => s.meta!.version).join(',');
+    const before = versions();
+    const again = await shoal('stack', 'deploy', '-c', file, 'shop');
+    expect(again.stdout).toBe('Service shop_front is unchanged\nService shop_back is unchanged\n');
+    expect(versions()).toBe(before);
+
+    // A forced update is not undone by the next deploy.
+    expect((await shoal('service', 'update', '--force', '-d', 'shop_back')).code).toBe(0);
+    writeFileSync(file, stackFile('front:2'));
+    const changed = await shoal('stack', 'deploy', '-c', file, 'shop');
+    expect(changed.stdout).toMatch(/^Updating service shop_front \(id: svc\d+\)\nService shop_back is unchanged\n$/);
+  });
+
+  it('ls, services and ps show the stack', async () => {
+    expect((await shoal('stack', 'ls')).stdout).toBe('NAME   SERVICES\nshop   2\n');
+    const services = await shoal('stack', 'services', 'shop');
+    expect(services.stdout).toMatch(/shop_back +replicated/);
+    const ps = await shoal('stack', 'ps', 'shop');
+    expect(ps.stdout).toMatch(/shop_front\.2 +front:2/);
+    const none = await shoal('stack', 'ps', 'nothing');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe('shoal: nothing found in stack: nothing\n');
+  });
+
+  it('deploy of a file with an unsupported key deploys nothing and names the key', async () => {
+    writeFileSync(file, 'services:\n  one:\n    image: one:1\n  two:\n    image: two:1\n    ports: ["80:80"]\n');
+    const r = await shoal('stack', 'deploy', '-c', file, 'other');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`shoal: stack file ${file}: services.two.ports: not supported by shoal\n`);
+    expect([...fake.services.values()].some((s) => s.spec?.annotations?.name.startsWith('other_'))).toBe(false);
+  });
+
+  it('deploy --prune removes services the file no longer names; rm removes the stack', async () => {
+    writeFileSync(file, stackFile('front:2').split('  back:')[0]!);
+    const pruned = await shoal('stack', 'deploy', '--prune', '-c', file, 'shop');
+    expect(pruned.stdout).toBe('Service shop_front is unchanged\nRemoving service shop_back\n');
+    const rm = await shoal('stack', 'rm', 'shop');
+    expect(rm.stdout).toBe('Removing service shop_front\n');
+    const again = await shoal('stack', 'rm', 'shop');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('Nothing found in stack: shop\n');
+  });
+});
+
+describe('shoal connection', () => {
+  it('says in one line that the manager cannot be reached, exit 1', async () => {
+    const r = await shoal('--host', `unix://${dir}/absent.sock`, 'service', 'ls');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`shoal: cannot reach the manager at unix://${dir}/absent.sock: connect ENOENT ${dir}/absent.sock\n`);
+  });
+
+  it('refuses a host it cannot use with exit 2', async () => {
+    const r = await shoal('node', 'ls', '-H', 'http://m1:80');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`shoal node ls: invalid host "http://m1:80": use unix:///path/to.sock or tcp://host:port (see 'shoal node ls --help')\n`);
+  });
+});

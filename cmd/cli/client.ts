@@ -1,0 +1,163 @@
+/**
+ * The connection to a manager's control API: where to connect (`--host`, `SHOAL_HOST`, the default
+ * socket), and a promise-returning wrapper over the generated gRPC client whose failures are
+ * `ApiError`s carrying one readable line.
+ */
+import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  ControlClient,
+  type GetClusterResponse,
+  type ListNodesResponse,
+  type ListServicesRequest,
+  type ListServicesResponse,
+  type ListTasksRequest,
+  type ManagerStatus,
+  type UpdateServiceRequest,
+} from '../../proto/gen/control.js';
+import type { Node, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
+import { CliError, UsageError } from './errors.js';
+
+export const DEFAULT_HOST = 'unix:///var/run/shoal/shoal.sock';
+
+/** The host to talk to: the flag wins over SHOAL_HOST, which wins over the local socket. */
+export function resolveHost(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
+  return flag || env.SHOAL_HOST || DEFAULT_HOST;
+}
+
+/** The gRPC target for a host: `unix:///abs/path` as is, `tcp://host:port` as `host:port`. */
+export function grpcTarget(host: string): string {
+  if (host.startsWith('unix://')) {
+    if (!host.startsWith('unix:///')) throw new UsageError(`invalid host "${host}": a unix socket path must be absolute (unix:///path/to.sock)`);
+    return host;
+  }
+  if (host.startsWith('tcp://')) {
+    const rest = host.slice('tcp://'.length);
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(rest)) {
+      throw new UsageError(`invalid host "${host}": use tcp://HOST:PORT`);
+    }
+    return rest;
+  }
+  throw new UsageError(`invalid host "${host}": use unix:///path/to.sock or tcp://host:port`);
+}
+
+/** A control API failure: the gRPC status code (for callers that handle NOT_FOUND or ABORTED) and one line. */
+export class ApiError extends CliError {
+  constructor(
+    message: string,
+    readonly code: status,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface NodeDetails {
+  readonly node: Node;
+  /** Set when the node is a manager (a Raft member). */
+  readonly managerStatus: ManagerStatus | undefined;
+}
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** A call that takes longer than this has lost its manager; writes through Raft take milliseconds. */
+const CALL_TIMEOUT_MS = 30_000;
+
+export class ControlApi {
+  private readonly client: ControlClient;
+
+  constructor(readonly host: string) {
+    this.client = new ControlClient(grpcTarget(host), credentials.createInsecure());
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  getCluster(): Promise<GetClusterResponse> {
+    return this.call(this.client.getCluster, {});
+  }
+
+  async createService(spec: ServiceSpec): Promise<Service> {
+    return required((await this.call(this.client.createService, { spec })).service, 'service');
+  }
+
+  /** By full id, unique id prefix or name. */
+  async getService(id: string): Promise<Service> {
+    return required((await this.call(this.client.getService, { id })).service, 'service');
+  }
+
+  listServices(request: Partial<ListServicesRequest> = {}): Promise<ListServicesResponse> {
+    return this.call(this.client.listServices, { names: [], labels: {}, ...request });
+  }
+
+  async updateService(request: UpdateServiceRequest): Promise<Service> {
+    return required((await this.call(this.client.updateService, request)).service, 'service');
+  }
+
+  async removeService(id: string): Promise<void> {
+    await this.call(this.client.removeService, { id });
+  }
+
+  async listTasks(request: Partial<ListTasksRequest> = {}): Promise<Task[]> {
+    return (await this.call(this.client.listTasks, { serviceIds: [], nodeIds: [], desiredStates: [], ...request })).tasks;
+  }
+
+  async getNode(id: string): Promise<NodeDetails> {
+    const res = await this.call(this.client.getNode, { id });
+    return { node: required(res.node, 'node'), managerStatus: res.managerStatus };
+  }
+
+  listNodes(): Promise<ListNodesResponse> {
+    return this.call(this.client.listNodes, {});
+  }
+
+  async updateNode(id: string, version: number, spec: NodeSpec): Promise<Node> {
+    return required((await this.call(this.client.updateNode, { id, version, spec })).node, 'node');
+  }
+
+  async removeNode(id: string, force: boolean): Promise<void> {
+    await this.call(this.client.removeNode, { id, force });
+  }
+
+  private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, request, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => {
+        if (error) reject(this.explain(error));
+        else resolve(response);
+      });
+    });
+  }
+
+  private explain(error: ServiceError): ApiError {
+    switch (error.code) {
+      case status.UNAVAILABLE:
+        // The manager itself answers UNAVAILABLE while there is no leader; only a failed connection is unreachable.
+        if (!isConnectionFailure(error.details)) return new ApiError(error.details, error.code);
+        return new ApiError(`cannot reach the manager at ${this.host}: ${connectionProblem(error.details)}`, error.code);
+      case status.DEADLINE_EXCEEDED:
+        return new ApiError(`the manager at ${this.host} did not answer within ${CALL_TIMEOUT_MS / 1000}s`, error.code);
+      default:
+        return new ApiError(error.details || error.message, error.code);
+    }
+  }
+}
+
+function isConnectionFailure(details: string): boolean {
+  return details === '' || /No connection established|Connection dropped|failed to connect|Last error:/i.test(details);
+}
+
+/** grpc-js wraps the socket error ("No connection established. Last error: Error: connect ENOENT /x. Resolution note: "): keep the socket error. */
+function connectionProblem(details: string): string {
+  const m = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details);
+  return (m?.[1] ?? details).trim() || 'unavailable';
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new CliError(`the manager answered without a ${what}`);
+  return value;
+}

@@ -1,0 +1,148 @@
+/** `shoal node ...`: inspect, ls, rm, update. */
+import { status } from '@grpc/grpc-js';
+import { ManagerStatus } from '../../proto/gen/control.js';
+import { Node, NodeAvailability, NodeRole, NodeSpec } from '../../proto/gen/objects.js';
+import { ApiError, type NodeDetails } from './client.js';
+import { forEachArg, type Command, type CommandGroup } from './command.js';
+import { UsageError } from './errors.js';
+import { choiceFlag, parseKeyValues } from './flag-values.js';
+import { formatFlag, outputFormat, quietFlag, toJsonText } from './output.js';
+import { prettyNode } from './pretty.js';
+import { renderTable, shortId } from './table.js';
+import { availabilityTitle, nodeHostname, nodeStateTitle } from './task-view.js';
+
+/** The MANAGER STATUS column: Leader, Reachable or Unreachable; empty for a worker. */
+function managerStatusText(status: ManagerStatus | undefined): string {
+  if (status === undefined) return '';
+  if (status.leader) return 'Leader';
+  if (status.reachability === 'reachable') return 'Reachable';
+  if (status.reachability === 'unreachable') return 'Unreachable';
+  return 'Unknown';
+}
+
+/** A node as JSON: the object, with its Raft view when it is a manager (docker nests ManagerStatus alike). */
+function nodeJson(node: Node, managerStatus: ManagerStatus | undefined): unknown {
+  const json = Node.toJSON(node) as Record<string, unknown>;
+  return managerStatus === undefined ? json : { ...json, managerStatus: ManagerStatus.toJSON(managerStatus) };
+}
+
+const ls: Command = {
+  name: 'ls',
+  aliases: ['list'],
+  usage: '[OPTIONS]',
+  summary: 'List nodes in the cluster',
+  flags: [quietFlag, formatFlag],
+  minArgs: 0,
+  maxArgs: 0,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const { nodes, managers } = await ctx.api().listNodes();
+    const managerOf = (node: Node) => managers.find((m) => m.raftId === node.meta!.id);
+    if (ctx.flags.bool('quiet')) ctx.io.out.write(nodes.map((n) => `${n.meta!.id}\n`).join(''));
+    else if (format === 'json') ctx.io.out.write(toJsonText(nodes.map((n) => nodeJson(n, managerOf(n)))));
+    else {
+      const rows = nodes.map((n) => [
+        shortId(n.meta!.id),
+        nodeHostname(n),
+        nodeStateTitle(n.status?.state ?? 0),
+        availabilityTitle(n.spec?.availability ?? 0),
+        managerStatusText(managerOf(n)),
+      ]);
+      ctx.io.out.write(renderTable(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS'], rows));
+    }
+    return 0;
+  },
+};
+
+const inspect: Command = {
+  name: 'inspect',
+  usage: '[OPTIONS] NODE [NODE...]',
+  summary: 'Display detailed information on one or more nodes',
+  flags: [{ name: 'pretty', kind: 'bool', help: 'Print the information in a human friendly format' }],
+  minArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const found: NodeDetails[] = [];
+    const code = await forEachArg(ctx, async (ref) => void found.push(await ctx.api().getNode(ref)));
+    if (ctx.flags.bool('pretty')) ctx.io.out.write(found.map((f) => prettyNode(f.node, f.managerStatus)).join('\n'));
+    else ctx.io.out.write(toJsonText(found.map((f) => nodeJson(f.node, f.managerStatus))));
+    return code;
+  },
+};
+
+const availabilities = {
+  active: NodeAvailability.NODE_AVAILABILITY_ACTIVE,
+  pause: NodeAvailability.NODE_AVAILABILITY_PAUSE,
+  drain: NodeAvailability.NODE_AVAILABILITY_DRAIN,
+};
+const roles = { worker: NodeRole.NODE_ROLE_WORKER, manager: NodeRole.NODE_ROLE_MANAGER };
+
+/** Attempts at a read-modify-write of a node before a conflict is reported. */
+const UPDATE_ATTEMPTS = 3;
+
+const update: Command = {
+  name: 'update',
+  usage: '[OPTIONS] NODE',
+  summary: 'Update a node',
+  flags: [
+    { name: 'availability', kind: 'string', value: 'string', help: 'Availability of the node ("active", "pause", "drain")' },
+    { name: 'label-add', kind: 'list', value: 'list', help: 'Add or update a node label (key=value)' },
+    { name: 'label-rm', kind: 'list', value: 'list', help: 'Remove a node label if exists' },
+    { name: 'role', kind: 'string', value: 'string', help: 'Role of the node ("worker", "manager")' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const availability = choiceFlag(ctx.flags, 'availability', availabilities);
+    const role = choiceFlag(ctx.flags, 'role', roles);
+    const labelsAdded = parseKeyValues(ctx.flags.list('label-add'), 'label-add');
+    const labelsRemoved = ctx.flags.list('label-rm');
+    if (availability === undefined && role === undefined && Object.keys(labelsAdded).length === 0 && labelsRemoved.length === 0) {
+      throw new UsageError('nothing to update: give --availability, --label-add, --label-rm or --role');
+    }
+    const api = ctx.api();
+    for (let attempt = 1; ; attempt++) {
+      const { node } = await api.getNode(ctx.args[0]!);
+      const spec = NodeSpec.fromPartial(node.spec ?? {});
+      spec.annotations ??= { name: '', labels: {} };
+      const labels = { ...spec.annotations.labels };
+      for (const key of labelsRemoved) delete labels[key];
+      spec.annotations.labels = { ...labels, ...labelsAdded };
+      if (availability !== undefined) spec.availability = availability;
+      if (role !== undefined) spec.desiredRole = role;
+      try {
+        await api.updateNode(node.meta!.id, node.meta!.version, spec);
+        break;
+      } catch (error) {
+        if (error instanceof ApiError && error.code === status.ABORTED && attempt < UPDATE_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+    ctx.io.out.write(`${ctx.args[0]}\n`);
+    return 0;
+  },
+};
+
+const rm: Command = {
+  name: 'rm',
+  aliases: ['remove'],
+  usage: '[OPTIONS] NODE [NODE...]',
+  summary: 'Remove one or more nodes from the cluster',
+  flags: [{ name: 'force', short: 'f', kind: 'bool', help: 'Force remove a node from the cluster' }],
+  minArgs: 1,
+  remote: true,
+  run(ctx) {
+    return forEachArg(ctx, async (ref) => {
+      await ctx.api().removeNode(ref, ctx.flags.bool('force'));
+      ctx.io.out.write(`${ref}\n`);
+    });
+  },
+};
+
+export const nodeGroup: CommandGroup = {
+  name: 'node',
+  summary: 'Manage nodes',
+  commands: [inspect, ls, rm, update],
+};

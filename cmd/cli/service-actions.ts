@@ -1,0 +1,84 @@
+/**
+ * Steps the service and stack commands share: read-modify-write of a service spec (retried when
+ * another writer got there first), waiting for convergence unless detached, and `--filter` for
+ * task listings.
+ */
+import { status } from '@grpc/grpc-js';
+import type { ListTasksRequest } from '../../proto/gen/control.js';
+import type { Service, ServiceSpec, TaskState } from '../../proto/gen/objects.js';
+import { ApiError, type ControlApi } from './client.js';
+import type { CommandContext } from './command.js';
+import { watchService } from './converge.js';
+import { UsageError } from './errors.js';
+import type { Io } from './io.js';
+import { taskStateFromWord } from './task-view.js';
+
+/** Attempts at a read-modify-write before a conflict is reported (each re-reads the service). */
+const UPDATE_ATTEMPTS = 3;
+
+export interface UpdateOutcome {
+  readonly before: Service;
+  readonly after: Service;
+}
+
+/**
+ * Reads the service, applies `change` to its spec and writes it back naming the version read. A
+ * concurrent write (ABORTED) makes it read and apply again.
+ */
+export async function updateServiceSpec(api: ControlApi, ref: string, change: (spec: ServiceSpec, service: Service) => ServiceSpec): Promise<UpdateOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await api.getService(ref);
+    const spec = change(before.spec!, before);
+    try {
+      const after = await api.updateService({ id: before.meta!.id, version: before.meta!.version, spec, rollback: false });
+      return { before, after };
+    } catch (error) {
+      if (error instanceof ApiError && error.code === status.ABORTED && attempt < UPDATE_ATTEMPTS) continue;
+      throw error;
+    }
+  }
+}
+
+/** An Io whose stdout goes nowhere: `--quiet` still waits, silently, as docker does. */
+function quietIo(io: Io): Io {
+  return { ...io, out: { write: () => undefined, isTTY: false } };
+}
+
+export interface WaitRequest {
+  readonly service: Service;
+  /** The service's update status before this command wrote (undefined for a create). */
+  readonly statusBefore: Service['updateStatus'];
+  readonly expectRollback?: boolean;
+  readonly detach: boolean;
+  readonly quiet: boolean;
+}
+
+/** Follows the service to convergence unless detached; quiet waits without drawing. */
+export async function waitUnlessDetached(ctx: CommandContext, request: WaitRequest): Promise<number> {
+  if (request.detach) return 0;
+  const io = request.quiet ? quietIo(ctx.io) : ctx.io;
+  await watchService(ctx.api(), request.service.meta!.id, io, {
+    expectRollback: request.expectRollback ?? false,
+    statusBefore: request.statusBefore,
+  });
+  return 0;
+}
+
+/** `--filter desired-state=running` and `--filter node=NODE` as a ListTasks request's filters. */
+export function taskFilters(filters: readonly string[]): Pick<ListTasksRequest, 'nodeIds' | 'desiredStates'> {
+  const nodeIds: string[] = [];
+  const desiredStates: TaskState[] = [];
+  for (const filter of filters) {
+    const eq = filter.indexOf('=');
+    const key = eq < 0 ? filter : filter.slice(0, eq);
+    const value = eq < 0 ? '' : filter.slice(eq + 1);
+    if (value === '') throw new UsageError(`invalid filter "${filter}": use KEY=VALUE`);
+    if (key === 'node') nodeIds.push(value);
+    else if (key === 'desired-state') {
+      const state = taskStateFromWord(value);
+      if (state === undefined) throw new UsageError(`invalid filter "${filter}": ${value} is not a task state (e.g. running, shutdown, accepted)`);
+      desiredStates.push(state);
+    } else throw new UsageError(`invalid filter "${filter}": the filters are desired-state and node`);
+  }
+  return { nodeIds, desiredStates };
+}

@@ -1,0 +1,196 @@
+/** `shoal service ...`: create, inspect, ls, ps, rm, rollback, scale, update. */
+import { randomBytes } from 'node:crypto';
+import { Service, Task, type Node } from '../../proto/gen/objects.js';
+import { forEachArg, type Command, type CommandContext, type CommandGroup } from './command.js';
+import { CliError, UsageError } from './errors.js';
+import { parseUint } from './flag-values.js';
+import type { FlagSpec } from './flags.js';
+import { servicesTable, tasksTable } from './listings.js';
+import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
+import { prettyService } from './pretty.js';
+import { taskFilters, updateServiceSpec, waitUnlessDetached } from './service-actions.js';
+import { applyUpdateFlags, serviceCreateFlags, serviceUpdateFlags, specFromCreateFlags } from './service-options.js';
+
+const detachFlag: FlagSpec = { name: 'detach', short: 'd', kind: 'bool', help: 'Exit immediately instead of waiting for the service to converge' };
+const filterFlag: FlagSpec = { name: 'filter', short: 'f', kind: 'list', value: 'filter', help: 'Filter output based on conditions provided (desired-state=STATE, node=NODE)' };
+
+/** --detach and --quiet as given to a command that has them. */
+export function waitFlags(ctx: CommandContext): { detach: boolean; quiet: boolean } {
+  return { detach: ctx.flags.bool('detach'), quiet: ctx.flags.bool('quiet') };
+}
+
+const create: Command = {
+  name: 'create',
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  summary: 'Create a new service',
+  flags: serviceCreateFlags,
+  minArgs: 1,
+  stopAtFirstPositional: true,
+  remote: true,
+  async run(ctx) {
+    const spec = specFromCreateFlags(ctx.flags, ctx.args, ctx.io.env, () => randomBytes(8).readBigUInt64BE().toString(36).slice(0, 6));
+    const service = await ctx.api().createService(spec);
+    ctx.io.out.write(`${service.meta!.id}\n`);
+    return waitUnlessDetached(ctx, { service, statusBefore: undefined, ...waitFlags(ctx) });
+  },
+};
+
+const inspect: Command = {
+  name: 'inspect',
+  usage: '[OPTIONS] SERVICE [SERVICE...]',
+  summary: 'Display detailed information on one or more services',
+  flags: [{ name: 'pretty', kind: 'bool', help: 'Print the information in a human friendly format' }],
+  minArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const found: Service[] = [];
+    const code = await forEachArg(ctx, async (ref) => void found.push(await ctx.api().getService(ref)));
+    if (ctx.flags.bool('pretty')) ctx.io.out.write(found.map((s) => prettyService(s, ctx.io.now())).join('\n'));
+    else ctx.io.out.write(toJsonText(found.map((s) => Service.toJSON(s))));
+    return code;
+  },
+};
+
+const ls: Command = {
+  name: 'ls',
+  aliases: ['list'],
+  usage: '[OPTIONS]',
+  summary: 'List services',
+  flags: [quietFlag, formatFlag],
+  minArgs: 0,
+  maxArgs: 0,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const list = await ctx.api().listServices();
+    if (ctx.flags.bool('quiet')) ctx.io.out.write(list.services.map((s) => `${s.meta!.id}\n`).join(''));
+    else if (format === 'json') ctx.io.out.write(toJsonText(list.services.map((s) => Service.toJSON(s))));
+    else ctx.io.out.write(servicesTable(list));
+    return 0;
+  },
+};
+
+const ps: Command = {
+  name: 'ps',
+  usage: '[OPTIONS] SERVICE [SERVICE...]',
+  summary: 'List the tasks of one or more services',
+  flags: [filterFlag, noTruncFlag, quietFlag, formatFlag],
+  minArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const filters = taskFilters(ctx.flags.list('filter'));
+    const api = ctx.api();
+    const services = await Promise.all(ctx.args.map((ref) => api.getService(ref)));
+    const [tasks, nodes] = await Promise.all([
+      api.listTasks({ serviceIds: services.map((s) => s.meta!.id), ...filters }),
+      api.listNodes(),
+    ]);
+    printTasks(ctx, tasks, nodes.nodes, format);
+    return 0;
+  },
+};
+
+/** The output of `service ps` and `stack ps`. */
+export function printTasks(ctx: CommandContext, tasks: Task[], nodes: readonly Node[], format: 'table' | 'json'): void {
+  if (ctx.flags.bool('quiet')) ctx.io.out.write(tasks.map((t) => `${t.meta!.id}\n`).join(''));
+  else if (format === 'json') ctx.io.out.write(toJsonText(tasks.map((t) => Task.toJSON(t))));
+  else ctx.io.out.write(tasksTable(tasks, nodes, ctx.io.now(), ctx.flags.bool('no-trunc')));
+}
+
+const rm: Command = {
+  name: 'rm',
+  aliases: ['remove'],
+  usage: 'SERVICE [SERVICE...]',
+  summary: 'Remove one or more services',
+  flags: [],
+  minArgs: 1,
+  remote: true,
+  run(ctx) {
+    return forEachArg(ctx, async (ref) => {
+      await ctx.api().removeService(ref);
+      ctx.io.out.write(`${ref}\n`);
+    });
+  },
+};
+
+const update: Command = {
+  name: 'update',
+  usage: '[OPTIONS] SERVICE',
+  summary: 'Update a service',
+  flags: serviceUpdateFlags,
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const { before, after } = await updateServiceSpec(ctx.api(), ctx.args[0]!, (spec) => applyUpdateFlags(spec, ctx.flags, ctx.io.env));
+    ctx.io.out.write(`${ctx.args[0]}\n`);
+    return waitUnlessDetached(ctx, { service: after, statusBefore: before.updateStatus, ...waitFlags(ctx) });
+  },
+};
+
+const scale: Command = {
+  name: 'scale',
+  usage: '[OPTIONS] SERVICE=REPLICAS [SERVICE=REPLICAS...]',
+  summary: 'Scale one or multiple replicated services',
+  flags: [detachFlag],
+  minArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const targets = ctx.args.map((arg) => {
+      const eq = arg.lastIndexOf('=');
+      if (eq <= 0) throw new UsageError(`invalid scale specifier "${arg}": use SERVICE=REPLICAS`);
+      try {
+        return { ref: arg.slice(0, eq), replicas: parseUint(arg.slice(eq + 1)) };
+      } catch (error) {
+        throw new UsageError(`invalid replicas value in "${arg}": ${error instanceof Error ? error.message : String(error)}`);
+      }
+    });
+    const scaled: { ref: string; outcome: Awaited<ReturnType<typeof updateServiceSpec>> }[] = [];
+    let failed = false;
+    for (const { ref, replicas } of targets) {
+      try {
+        const outcome = await updateServiceSpec(ctx.api(), ref, (spec) => {
+          if (spec.mode?.$case !== 'replicated') throw new CliError(`scale can only be used with replicated mode (service ${ref} is global)`);
+          return { ...spec, mode: { $case: 'replicated', replicated: { replicas } } };
+        });
+        ctx.io.out.write(`${ref} scaled to ${replicas}\n`);
+        scaled.push({ ref, outcome });
+      } catch (error) {
+        if (!(error instanceof CliError) || error instanceof UsageError) throw error;
+        ctx.io.err.write(`shoal: ${error.message}\n`);
+        failed = true;
+      }
+    }
+    if (!ctx.flags.bool('detach')) {
+      for (const { ref, outcome } of scaled) {
+        ctx.io.out.write(`${ref}\n`);
+        await waitUnlessDetached(ctx, { service: outcome.after, statusBefore: outcome.before.updateStatus, detach: false, quiet: false });
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};
+
+const rollback: Command = {
+  name: 'rollback',
+  usage: '[OPTIONS] SERVICE',
+  summary: "Revert changes to a service's configuration",
+  flags: [detachFlag, { name: 'quiet', short: 'q', kind: 'bool', help: 'Suppress progress output' }],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const api = ctx.api();
+    const before = await api.getService(ctx.args[0]!);
+    const after = await api.updateService({ id: before.meta!.id, version: before.meta!.version, spec: undefined, rollback: true });
+    ctx.io.out.write(`${ctx.args[0]}\n`);
+    return waitUnlessDetached(ctx, { service: after, statusBefore: before.updateStatus, expectRollback: true, ...waitFlags(ctx) });
+  },
+};
+
+export const serviceGroup: CommandGroup = {
+  name: 'service',
+  summary: 'Manage services',
+  commands: [create, inspect, ls, ps, rm, rollback, scale, update],
+};

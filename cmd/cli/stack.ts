@@ -1,0 +1,174 @@
+/** `shoal stack ...`: deploy a compose-format file as services named STACK_SERVICE, and list or remove them. */
+import { readFileSync } from 'node:fs';
+import type { ListServicesResponse } from '../../proto/gen/control.js';
+import { Service } from '../../proto/gen/objects.js';
+import { sameServiceSpec } from '../../src/manager/controlapi/spec-equality.js';
+import type { ControlApi } from './client.js';
+import type { Command, CommandContext, CommandGroup } from './command.js';
+import { parseStackFile, STACK_NAMESPACE_LABEL } from './compose.js';
+import { CliError, UsageError } from './errors.js';
+import { servicesTable } from './listings.js';
+import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
+import { printTasks } from './service.js';
+import { taskFilters, updateServiceSpec } from './service-actions.js';
+import { renderTable } from './table.js';
+import { serviceName } from './task-view.js';
+
+function stackServices(api: ControlApi, stack: string): Promise<ListServicesResponse> {
+  return api.listServices({ labels: { [STACK_NAMESPACE_LABEL]: stack } });
+}
+
+const deploy: Command = {
+  name: 'deploy',
+  usage: '[OPTIONS] STACK',
+  summary: 'Deploy a new stack or update an existing stack',
+  flags: [
+    { name: 'compose-file', short: 'c', kind: 'string', value: 'path', help: 'Path to a Compose file' },
+    { name: 'prune', kind: 'bool', help: 'Remove services of the stack that the file no longer names' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const stack = ctx.args[0]!;
+    const file = ctx.flags.string('compose-file');
+    if (file === undefined) throw new UsageError('requires a stack file: --compose-file FILE');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new CliError(`cannot read stack file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // The whole file is converted and validated before anything is written.
+    const desired = parseStackFile(text, { stack, env: ctx.io.env, file });
+    const api = ctx.api();
+    const existing = new Map((await stackServices(api, stack)).services.map((s) => [serviceName(s), s]));
+
+    for (const { spec: fileSpec } of desired) {
+      const name = fileSpec.annotations!.name;
+      const current = existing.get(name);
+      // A file has no --force: keep the service's force counter, or a redeploy would replace its tasks.
+      const spec = current === undefined ? fileSpec : { ...fileSpec, task: { ...fileSpec.task!, forceUpdate: current.spec?.task?.forceUpdate ?? 0 } };
+      if (current === undefined) {
+        ctx.io.out.write(`Creating service ${name}\n`);
+        await api.createService(spec);
+      } else if (sameServiceSpec(current.spec!, spec)) {
+        ctx.io.out.write(`Service ${name} is unchanged\n`);
+      } else {
+        ctx.io.out.write(`Updating service ${name} (id: ${current.meta!.id})\n`);
+        await updateServiceSpec(api, current.meta!.id, () => spec);
+      }
+    }
+    if (ctx.flags.bool('prune')) {
+      const named = new Set(desired.map((d) => d.spec.annotations!.name));
+      for (const [name, service] of existing) {
+        if (named.has(name)) continue;
+        ctx.io.out.write(`Removing service ${name}\n`);
+        await api.removeService(service.meta!.id);
+      }
+    }
+    return 0;
+  },
+};
+
+const ls: Command = {
+  name: 'ls',
+  aliases: ['list'],
+  usage: '[OPTIONS]',
+  summary: 'List stacks',
+  flags: [formatFlag],
+  minArgs: 0,
+  maxArgs: 0,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const counts = new Map<string, number>();
+    for (const service of (await ctx.api().listServices({ labels: { [STACK_NAMESPACE_LABEL]: '' } })).services) {
+      const stack = service.spec?.annotations?.labels[STACK_NAMESPACE_LABEL] ?? '';
+      counts.set(stack, (counts.get(stack) ?? 0) + 1);
+    }
+    const stacks = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (format === 'json') ctx.io.out.write(toJsonText(stacks.map(([name, services]) => ({ name, services }))));
+    else ctx.io.out.write(renderTable(['NAME', 'SERVICES'], stacks.map(([name, n]) => [name, String(n)])));
+    return 0;
+  },
+};
+
+async function requireStack(ctx: CommandContext, stack: string): Promise<ListServicesResponse> {
+  const list = await stackServices(ctx.api(), stack);
+  if (list.services.length === 0) throw new CliError(`nothing found in stack: ${stack}`);
+  return list;
+}
+
+const services: Command = {
+  name: 'services',
+  usage: '[OPTIONS] STACK',
+  summary: 'List the services in the stack',
+  flags: [quietFlag, formatFlag],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const list = await requireStack(ctx, ctx.args[0]!);
+    if (ctx.flags.bool('quiet')) ctx.io.out.write(list.services.map((s) => `${s.meta!.id}\n`).join(''));
+    else if (format === 'json') ctx.io.out.write(toJsonText(list.services.map((s) => Service.toJSON(s))));
+    else ctx.io.out.write(servicesTable(list));
+    return 0;
+  },
+};
+
+const ps: Command = {
+  name: 'ps',
+  usage: '[OPTIONS] STACK',
+  summary: 'List the tasks in the stack',
+  flags: [
+    { name: 'filter', short: 'f', kind: 'list', value: 'filter', help: 'Filter output based on conditions provided (desired-state=STATE, node=NODE)' },
+    noTruncFlag,
+    quietFlag,
+    formatFlag,
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const filters = taskFilters(ctx.flags.list('filter'));
+    const list = await requireStack(ctx, ctx.args[0]!);
+    const api = ctx.api();
+    const [tasks, nodes] = await Promise.all([api.listTasks({ serviceIds: list.services.map((s) => s.meta!.id), ...filters }), api.listNodes()]);
+    printTasks(ctx, tasks, nodes.nodes, format);
+    return 0;
+  },
+};
+
+const rm: Command = {
+  name: 'rm',
+  aliases: ['remove', 'down'],
+  usage: 'STACK [STACK...]',
+  summary: 'Remove one or more stacks',
+  flags: [],
+  minArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const api = ctx.api();
+    for (const stack of ctx.args) {
+      const list = await stackServices(api, stack);
+      if (list.services.length === 0) {
+        ctx.io.err.write(`Nothing found in stack: ${stack}\n`);
+        continue;
+      }
+      for (const service of list.services) {
+        ctx.io.out.write(`Removing service ${serviceName(service)}\n`);
+        await api.removeService(service.meta!.id);
+      }
+    }
+    return 0;
+  },
+};
+
+export const stackGroup: CommandGroup = {
+  name: 'stack',
+  summary: 'Manage stacks',
+  commands: [deploy, ls, ps, rm, services],
+};
