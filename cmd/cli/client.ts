@@ -71,7 +71,8 @@ export class ControlApi {
   private readonly client: ControlClient;
 
   constructor(readonly host: string) {
-    this.client = new ControlClient(grpcTarget(host), credentials.createInsecure());
+    // No receive limit: `service ps` of a service with 100,000 tasks is tens of megabytes.
+    this.client = new ControlClient(grpcTarget(host), credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
   }
 
   close(): void {

@@ -99,7 +99,8 @@ export class LeaderForwarder {
   private clientFor(address: string): ControlClient {
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = new ControlClient(address, this.credentials);
+      // No receive limit: a forwarded ListTasks of a large service is tens of megabytes.
+      client = new ControlClient(address, this.credentials, { 'grpc.max_receive_message_length': -1 });
       this.clients.set(address, client);
     }
     return client;

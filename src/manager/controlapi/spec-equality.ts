@@ -1,6 +1,6 @@
 /**
- * Whether two service specs say the same thing. Specs are compared as protobuf bytes, which also
- * irons out what the wire changes (a float32 ratio); map entries are put in key order first,
+ * Whether two service specs say the same thing. Specs are compared as protobuf bytes, so absent and
+ * default values count as equal, as they do on the wire; map entries are put in key order first,
  * because protobuf encodes a map in whatever order its keys were inserted.
  */
 import { ServiceSpec } from '../../../proto/gen/objects.js';

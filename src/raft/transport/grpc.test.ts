@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EntryType, type AppendEntriesRequest, type Message } from '../types.js';
 import { GrpcTransport, type GrpcTransportOptions } from './grpc.js';
@@ -210,6 +211,40 @@ describe('GrpcTransport', () => {
     a.transport.send(target(b), appendEntries('a', 'b', 2));
     await waitFor('both messages', () => seen.length === 2);
     expect(seen).toEqual([1, 2]);
+  });
+
+  it('serves extra services on the Raft port', async () => {
+    const identity = (b: Buffer): Buffer => b;
+    const echo = {
+      path: '/test.Echo/Echo',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    } as const;
+    const echoImplementation: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) =>
+      callback(null, Buffer.concat([Buffer.from('echo:'), call.request]));
+    const [a, b] = [
+      await startNode('a', { services: [{ definition: { echo }, implementation: { echo: echoImplementation } }] }),
+      await startNode('b'),
+    ];
+
+    const client = new grpc.Client(a.transport.localAddress, grpc.credentials.createInsecure());
+    try {
+      const reply = await new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest(echo.path, identity, identity, Buffer.from('hi'), (err, value) =>
+          err || !value ? reject(err ?? new Error('no reply')) : resolve(value),
+        ),
+      );
+      expect(reply.toString()).toBe('echo:hi');
+    } finally {
+      client.close();
+    }
+    // Raft traffic still arrives on the same port.
+    b.transport.send(target(a), appendEntries('b', 'a', 1));
+    await waitFor('the Raft message', () => a.inbox.length === 1);
   });
 
   it('ignores sends after close and leaves no sockets, servers or timers behind', async () => {

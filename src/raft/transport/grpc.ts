@@ -48,6 +48,16 @@ export interface GrpcTransportOptions {
   reconnectBackoffMs?: { initial: number; max: number };
   /** Interval of HTTP/2 pings that detect a dead connection without traffic errors. Default 10 s. */
   keepaliveMs?: number;
+  /**
+   * More gRPC services served on the same port, added before it binds. A shoal manager serves its
+   * Control and Dispatcher services here, so one address per manager reaches all of them.
+   */
+  services?: GrpcServiceRegistration[];
+}
+
+export interface GrpcServiceRegistration {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
 }
 
 const DEFAULT_MAX_QUEUED_MESSAGES = 4096;
@@ -66,7 +76,7 @@ export class GrpcTransport implements Transport {
 
   private constructor(
     private readonly server: grpc.Server,
-    private readonly opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress'>>,
+    private readonly opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress' | 'services'>>,
   ) {
     server.addService(RaftTransportService, this.serviceImplementation());
   }
@@ -83,7 +93,7 @@ export class GrpcTransport implements Transport {
     if (snapshotChunkBytes + SNAPSHOT_CHUNK_OVERHEAD_BYTES > maxMessageBytes) {
       throw new RangeError(`snapshotChunkBytes ${snapshotChunkBytes} does not fit in maxMessageBytes ${maxMessageBytes}`);
     }
-    const opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress'>> = {
+    const opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress' | 'services'>> = {
       address: options.address,
       serverCredentials: options.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
       channelCredentials: options.channelCredentials ?? grpc.credentials.createInsecure(),
@@ -103,6 +113,7 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_timeout_ms': keepaliveMs / 2,
     });
     const transport = new GrpcTransport(server, opts);
+    for (const service of options.services ?? []) server.addService(service.definition, service.implementation);
     try {
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(opts.address, opts.serverCredentials, (err, boundPort) =>

@@ -1,0 +1,184 @@
+/**
+ * bench/schedule: how fast one manager places a large service.
+ *
+ *   npm run bench:schedule -- --nodes 1000 --tasks 100000 --json
+ *
+ * Starts one real manager process (fresh state directory, real WAL, every store write committed
+ * through Raft), connects --nodes fake nodes (FakeNodeSimulator, in this process) through the
+ * dispatcher, creates one replicated service of --tasks replicas through the Control API, and
+ * measures the time from the create call until every task is ASSIGNED and delivered: the fake
+ * nodes count what their assignment sets hold, so polling costs the manager nothing. Unless
+ * --no-run-tasks, the nodes also run their tasks, so the manager takes their status
+ * reports meanwhile, as it would in production; the time until all are RUNNING is reported too.
+ * Prints one JSON object (--json) or a short summary.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { ServiceSpec, TaskState } from '../../proto/gen/objects.js';
+import { FakeNodeSimulator } from '../../test/support/node-simulator.js';
+import { freePort, ManagerProcess } from '../../test/support/manager-process.js';
+import { waitFor } from '../../test/support/wait-for.js';
+import { Control } from './control.js';
+
+const GOAL_PLACEMENTS_PER_SECOND = 10_000;
+const GOAL_PEAK_RSS_BYTES = 1024 ** 3;
+/** Nodes registering at once: enough to be quick, few enough not to time out a busy manager. */
+const REGISTRATION_WAVE = 100;
+const POLL_MS = 20;
+
+interface Options {
+  nodes: number;
+  tasks: number;
+  json: boolean;
+  runTasks: boolean;
+  keepDir: boolean;
+  timeoutMs: number;
+  logLevel: string;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '1000' },
+      tasks: { type: 'string', default: '100000' },
+      json: { type: 'boolean', default: false },
+      'no-run-tasks': { type: 'boolean', default: false },
+      'keep-dir': { type: 'boolean', default: false },
+      'timeout-s': { type: 'string', default: '600' },
+      'log-level': { type: 'string', default: 'warn' },
+    },
+  });
+  const positive = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
+    return n;
+  };
+  return {
+    nodes: positive('nodes', values.nodes),
+    tasks: positive('tasks', values.tasks),
+    json: values.json,
+    runTasks: !values['no-run-tasks'],
+    keepDir: values['keep-dir'],
+    timeoutMs: positive('timeout-s', values['timeout-s']) * 1000,
+    logLevel: values['log-level'],
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  const loadBefore = loadavg()[0];
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-schedule-'));
+  const port = await freePort();
+  const manager = ManagerProcess.start({ dir, listenAddr: `127.0.0.1:${port}`, init: true, logLevel: opts.logLevel });
+  const control = new Control(manager.socket);
+  const nodes: FakeNodeSimulator[] = [];
+  try {
+    await waitFor('the manager to lead', async () => {
+      if (!manager.alive) throw new Error(`the manager exited:\n${manager.log()}`);
+      return control.getCluster().then((c) => c.cluster !== undefined, () => false);
+    }, 30_000, 50);
+
+    for (let i = 0; i < opts.nodes; i++) {
+      nodes.push(new FakeNodeSimulator({
+        managers: [manager.address],
+        hostname: `fake-${String(i).padStart(5, '0')}`,
+        runTasks: opts.runTasks,
+        stepDelayMs: 20,
+        statusBatchMs: 100,
+      }));
+    }
+    for (let i = 0; i < nodes.length; i += REGISTRATION_WAVE) {
+      await Promise.all(nodes.slice(i, i + REGISTRATION_WAVE).map((n) => n.start()));
+    }
+    const registered = (await control.listNodes()).nodes.length;
+    if (registered !== opts.nodes) throw new Error(`${registered} nodes registered, expected ${opts.nodes}`);
+
+    const rssBefore = manager.peakRssBytes();
+    // This process hosts every fake node: if its event loop lags, the nodes (not the manager) are slow.
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
+    const started = performance.now();
+    const created = await control.createService(
+      ServiceSpec.fromPartial({
+        annotations: { name: 'bench' },
+        task: { container: { image: 'bench:1' } },
+        mode: { $case: 'replicated', replicated: { replicas: opts.tasks } },
+      }),
+    );
+    const createdMs = performance.now() - started;
+    const held = (): number => nodes.reduce((sum, n) => sum + n.taskCount(), 0);
+    await waitFor('every task to be assigned', () => held() >= opts.tasks, opts.timeoutMs, POLL_MS);
+    const assignedMs = performance.now() - started;
+
+    let runningMs: number | undefined;
+    if (opts.runTasks) {
+      const serviceId = created.service?.meta?.id ?? '';
+      await waitFor('every task to run', async () => {
+        const services = await control.listServices();
+        return (services.runningTasks[serviceId] ?? 0) >= opts.tasks;
+      }, opts.timeoutMs, 250);
+      runningMs = performance.now() - started;
+    }
+    const peakRss = manager.peakRssBytes();
+    lag.disable();
+
+    // Check what was measured: exactly one task per slot, each on a node, none left pending.
+    const { tasks } = await control.listTasks({ serviceIds: [created.service?.meta?.id ?? ''] });
+    const slots = new Set(tasks.map((t) => t.slot));
+    const unplaced = tasks.filter((t) => (t.status?.state ?? 0) < TaskState.TASK_STATE_ASSIGNED || t.nodeId === '').length;
+    const perNode = nodes.map((n) => n.taskCount());
+    const assignmentMessages = nodes.reduce((sum, n) => sum + n.status().assignmentMessages, 0);
+    const cluster = await control.getCluster();
+
+    const placementsPerSecond = opts.tasks / (assignedMs / 1000);
+    const result = {
+      benchmark: 'schedule',
+      nodes: opts.nodes,
+      tasks: opts.tasks,
+      nodesRunTasks: opts.runTasks,
+      createCallMs: round(createdMs),
+      allAssignedSeconds: round(assignedMs / 1000, 3),
+      placementsPerSecond: Math.round(placementsPerSecond),
+      allRunningSeconds: runningMs === undefined ? null : round(runningMs / 1000, 3),
+      managerPeakRssMiB: round(peakRss / 1024 ** 2, 1),
+      managerRssBeforeCreateMiB: round(rssBefore / 1024 ** 2, 1),
+      tasksPerNode: { min: Math.min(...perNode), max: Math.max(...perNode) },
+      assignmentMessages,
+      fakeNodesEventLoopLagMaxMs: round(lag.max / 1e6),
+      check: { tasksListed: tasks.length, distinctSlots: slots.size, unplaced },
+      raft: { term: cluster.raftTerm, commitIndex: cluster.raftCommitIndex },
+      // The machine may be shared: a high load average means the numbers understate shoal.
+      loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0], 2) },
+      goal: {
+        placementsPerSecond: GOAL_PLACEMENTS_PER_SECOND,
+        peakRssMiB: GOAL_PEAK_RSS_BYTES / 1024 ** 2,
+        met: placementsPerSecond >= GOAL_PLACEMENTS_PER_SECOND && peakRss < GOAL_PEAK_RSS_BYTES,
+      },
+    };
+    if (opts.json) console.log(JSON.stringify(result));
+    else {
+      console.log(`${opts.tasks} tasks on ${opts.nodes} nodes: all assigned in ${result.allAssignedSeconds} s ` +
+        `(${result.placementsPerSecond} placements/s), manager peak RSS ${result.managerPeakRssMiB} MiB` +
+        (runningMs === undefined ? '' : `, all running in ${result.allRunningSeconds} s`));
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    control.close();
+    const code = await manager.stop();
+    if (code !== 0) console.error(`bench: the manager exited with ${code}; its log is ${manager.logFile}`);
+    if (!opts.keepDir && code === 0) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function round(n: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:schedule: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
