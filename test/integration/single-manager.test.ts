@@ -3,6 +3,8 @@
  * single-manager proof. Each test keeps to its own nodes (labelled group=NAME) through a constraint,
  * so the tests share one manager without disturbing each other.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskState } from '../../proto/gen/objects.js';
 import { imageOf, isRunnable, isRunning, observed, type ServiceJson, type TaskJson } from '../support/task-json.js';
@@ -175,6 +177,67 @@ describe('one manager, driven through the CLI', () => {
     expect(pending!.status?.message).toMatch(/constraints not satisfied on \d+ nodes/);
     const table = await cluster.ok(['service', 'ps', '--no-trunc', 'toobig']);
     expect(table).toMatch(/no suitable node \(/);
+  });
+
+  it('deploys a stack file, leaves an unchanged redeploy alone, updates what changed and removes it', async () => {
+    await cluster.addNodes('stack', 2);
+    const file = join(cluster.root, 'stack.yml');
+    const stackFile = (apiReplicas: number): string => `
+services:
+  api:
+    image: api:1
+    environment:
+      MODE: production
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+    deploy:
+      replicas: ${apiReplicas}
+      placement:
+        constraints: [engine.labels.group==stack]
+      update_config: {parallelism: 2, monitor: 1s, order: start-first}
+  worker:
+    image: worker:1
+    command: ["run", "--queue", "jobs"]
+    deploy:
+      mode: global
+      placement:
+        constraints: [engine.labels.group==stack]
+`;
+    writeFileSync(file, stackFile(3));
+    await cluster.ok(['stack', 'deploy', '-c', file, 'shop']);
+    expectOnePerSlot(await waitForRunning('shop_api', 3), 3);
+    expect((await waitForRunning('shop_worker', 2)).every((t) => t.spec?.container?.args?.join(' ') === 'run --queue jobs')).toBe(true);
+    const services = await cluster.json<ServiceJson[]>(['stack', 'services', 'shop']);
+    expect(services.map((s) => s.spec?.annotations?.name).sort()).toEqual(['shop_api', 'shop_worker']);
+    expect(services.every((s) => s.spec?.annotations?.labels?.['shoal.stack.namespace'] === 'shop')).toBe(true);
+    const versions = new Map(services.map((s) => [s.spec?.annotations?.name, s.meta?.version]));
+
+    // The same file again: not one write.
+    await cluster.ok(['stack', 'deploy', '-c', file, 'shop']);
+    const again = await cluster.json<ServiceJson[]>(['stack', 'services', 'shop']);
+    expect(new Map(again.map((s) => [s.spec?.annotations?.name, s.meta?.version]))).toEqual(versions);
+
+    // One change: only that service moves.
+    writeFileSync(file, stackFile(4));
+    await cluster.ok(['stack', 'deploy', '-c', file, 'shop']);
+    expectOnePerSlot(await waitForRunning('shop_api', 4), 4);
+    const changed = await cluster.json<ServiceJson[]>(['stack', 'services', 'shop']);
+    const worker = changed.find((s) => s.spec?.annotations?.name === 'shop_worker');
+    expect(worker?.meta?.version).toBe(versions.get('shop_worker'));
+
+    await cluster.ok(['stack', 'rm', 'shop']);
+    expect((await cluster.cli(['stack', 'services', 'shop'])).stderr).toMatch(/nothing found in stack: shop/);
+  });
+
+  it('refuses a stack file with an unknown key, deploying nothing', async () => {
+    const file = join(cluster.root, 'bad-stack.yml');
+    writeFileSync(file, 'services:\n  api:\n    image: api:1\n    deploy:\n      replicaz: 2\n');
+    const r = await cluster.cli(['stack', 'deploy', '-c', file, 'broken']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/replicaz/);
+    const services = await cluster.cli(['stack', 'services', 'broken']);
+    expect(services.stderr).toMatch(/nothing found in stack: broken/);
   });
 
   it('resumes from its state directory after a restart', async () => {

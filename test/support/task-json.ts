@@ -8,14 +8,14 @@ export interface TaskJson {
   slot?: number;
   nodeId?: string;
   specVersion?: number;
-  spec?: { container?: { image?: string } };
+  spec?: { container?: { image?: string; args?: string[] } };
   desiredState?: string;
   status?: { state?: string; message?: string; err?: string };
 }
 
 export interface ServiceJson {
   meta?: { id?: string; version?: number };
-  spec?: { task?: { container?: { image?: string } }; mode?: unknown };
+  spec?: { annotations?: { name?: string; labels?: Record<string, string> }; task?: { container?: { image?: string } }; mode?: unknown };
   specVersion?: number;
   updateStatus?: { state?: string; message?: string };
 }
