@@ -1,5 +1,6 @@
 /** `shoal service ...`: create, inspect, ls, ps, rm, rollback, scale, update. */
 import { randomBytes } from 'node:crypto';
+import type { ListServicesResponse } from '../../proto/gen/control.js';
 import { Service, Task, type Node } from '../../proto/gen/objects.js';
 import { forEachArg, type Command, type CommandContext, type CommandGroup } from './command.js';
 import { CliError, UsageError } from './errors.js';
@@ -61,11 +62,7 @@ const ls: Command = {
   maxArgs: 0,
   remote: true,
   async run(ctx) {
-    const format = outputFormat(ctx.flags);
-    const list = await ctx.api().listServices();
-    if (ctx.flags.bool('quiet')) ctx.io.out.write(list.services.map((s) => `${s.meta!.id}\n`).join(''));
-    else if (format === 'json') ctx.io.out.write(toJsonText(list.services.map((s) => Service.toJSON(s))));
-    else ctx.io.out.write(servicesTable(list));
+    printServices(ctx, await ctx.api().listServices());
     return 0;
   },
 };
@@ -90,6 +87,13 @@ const ps: Command = {
     return 0;
   },
 };
+
+/** The output of `service ls` and `stack services`. */
+export function printServices(ctx: CommandContext, list: ListServicesResponse): void {
+  if (ctx.flags.bool('quiet')) ctx.io.out.write(list.services.map((s) => `${s.meta!.id}\n`).join(''));
+  else if (outputFormat(ctx.flags) === 'json') ctx.io.out.write(toJsonText(list.services.map((s) => Service.toJSON(s))));
+  else ctx.io.out.write(servicesTable(list));
+}
 
 /** The output of `service ps` and `stack ps`. */
 export function printTasks(ctx: CommandContext, tasks: Task[], nodes: readonly Node[], format: 'table' | 'json'): void {

@@ -1,15 +1,13 @@
 /** `shoal stack ...`: deploy a compose-format file as services named STACK_SERVICE, and list or remove them. */
 import { readFileSync } from 'node:fs';
 import type { ListServicesResponse } from '../../proto/gen/control.js';
-import { Service } from '../../proto/gen/objects.js';
 import { sameServiceSpec } from '../../src/manager/controlapi/spec-equality.js';
 import type { ControlApi } from './client.js';
 import type { Command, CommandContext, CommandGroup } from './command.js';
 import { parseStackFile, STACK_NAMESPACE_LABEL } from './compose.js';
 import { CliError, UsageError } from './errors.js';
-import { servicesTable } from './listings.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
-import { printTasks } from './service.js';
+import { printServices, printTasks } from './service.js';
 import { taskFilters, updateServiceSpec } from './service-actions.js';
 import { renderTable } from './table.js';
 import { serviceName } from './task-view.js';
@@ -109,11 +107,7 @@ const services: Command = {
   maxArgs: 1,
   remote: true,
   async run(ctx) {
-    const format = outputFormat(ctx.flags);
-    const list = await requireStack(ctx, ctx.args[0]!);
-    if (ctx.flags.bool('quiet')) ctx.io.out.write(list.services.map((s) => `${s.meta!.id}\n`).join(''));
-    else if (format === 'json') ctx.io.out.write(toJsonText(list.services.map((s) => Service.toJSON(s))));
-    else ctx.io.out.write(servicesTable(list));
+    printServices(ctx, await requireStack(ctx, ctx.args[0]!));
     return 0;
   },
 };

@@ -10,7 +10,8 @@
  */
 import { TaskState, type Task } from '../../../proto/gen/objects.js';
 import type { ReadTx, StoreEvent } from '../../store/types.js';
-import { DEFAULT_TASK_HISTORY_RETENTION, restartPolicyOf } from './defaults.js';
+import { DEFAULT_TASK_HISTORY_RETENTION_LIMIT } from '../cluster-object.js';
+import { restartPolicyOf } from './defaults.js';
 import { PassQueue, writeChunks, type LoopDeps } from './loop.js';
 import { groupSlots, slotKeyOf, type Slot } from './slots.js';
 import { compareNewestFirst, isFinished, isReplicated, isRunnable, observedState, replicaCount } from './task.js';
@@ -144,7 +145,7 @@ function tasksOf(tx: ReadTx, target: ReapTarget): Task[] {
 
 function retentionLimit(tx: ReadTx): number {
   const cluster = tx.clusters.all()[0];
-  return cluster?.spec?.taskHistoryRetentionLimit ?? DEFAULT_TASK_HISTORY_RETENTION;
+  return cluster?.spec?.taskHistoryRetentionLimit ?? DEFAULT_TASK_HISTORY_RETENTION_LIMIT;
 }
 
 /**
