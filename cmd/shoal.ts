@@ -34,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
       const { runManager } = await import('./manager/main.js');
       return runManager(top.argv);
     }
+    case 'worker': {
+      const { runWorker } = await import('./worker/main.js');
+      return runWorker(top.argv);
+    }
     case 'client':
       return runCli(top.argv, top.host, processIo());
   }

@@ -1,6 +1,6 @@
 /**
  * The client side of `shoal`: global options, the command groups and help. `cmd/shoal.ts` hands
- * everything but the daemons (`shoal manager`) to `runCli`.
+ * everything but the daemons (`shoal manager`, `shoal worker`) to `runCli`.
  */
 import { clusterGroup } from './cluster.js';
 import { commandHelp, findCommand, groupHelp, hostFlag, runGroup, type CommandGroup } from './command.js';
@@ -21,6 +21,7 @@ const globalFlags: FlagSpec[] = [
 /** Commands outside the groups; `cmd/shoal.ts` runs them. */
 const topLevelCommands: readonly [string, string][] = [
   ['manager', 'Run a manager: a Raft member that keeps the cluster state and serves the control API'],
+  ['worker', 'Run a worker: keep a session with the managers and run the tasks they assign'],
   ['version', 'Print the shoal version'],
   ['help', "Show help for a command ('shoal help service create')"],
 ];
@@ -46,6 +47,7 @@ export type TopLevel =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'manager'; argv: string[] }
+  | { kind: 'worker'; argv: string[] }
   | { kind: 'client'; host: string | undefined; argv: string[] };
 
 /** Splits the global options from the command: `shoal -H tcp://m1:4242 service ls`. */
@@ -56,6 +58,7 @@ export function parseTopLevel(argv: readonly string[]): TopLevel {
   if (command === undefined || flags.bool('help')) return { kind: 'help' };
   if (command === 'version') return { kind: 'version' };
   if (command === 'manager') return { kind: 'manager', argv: rest };
+  if (command === 'worker') return { kind: 'worker', argv: rest };
   return { kind: 'client', host: flags.string('host'), argv: args };
 }
 

@@ -129,15 +129,16 @@ describe('FakeNodeSimulator (a fake worker)', () => {
     expect(m.store.view((tx) => tx.nodes.count())).toBe(1);
   });
 
-  it('goes down when stopped at once, and when killed after missed heartbeats', async () => {
+  it('goes down after missed heartbeats, whether stopped or killed', async () => {
     const m = await fakeManager({ active: true });
     const stopped = await startNode([m.address], 'stopped');
     const killed = await startNode([m.address], 'killed');
     const state = (id: string) => m.store.view((tx) => tx.nodes.get(id)?.status);
     await stopped.stop();
-    await waitFor('the stopped node down', () => state(stopped.id)?.state === NodeState.NODE_STATE_DOWN);
     killed.kill();
+    await waitFor('the stopped node down', () => state(stopped.id)?.state === NodeState.NODE_STATE_DOWN);
     await waitFor('the killed node down', () => state(killed.id)?.state === NodeState.NODE_STATE_DOWN);
+    expect(state(stopped.id)?.message).toBe('heartbeat failure');
     expect(state(killed.id)?.message).toBe('heartbeat failure');
   });
 });

@@ -132,7 +132,7 @@ export class FakeNodeSimulator {
     this.runner.failNewTasks(predicate, afterMs);
   }
 
-  /** Ends the session cleanly, as a stopping node does: the manager marks the node down at once. */
+  /** Ends the session cleanly, as a stopping node does; the manager marks it down when its heartbeats stop counting (three periods). */
   async stop(): Promise<void> {
     this.shutdown('stopped');
   }

@@ -12,7 +12,7 @@ import { waitFor } from '../../../test/support/wait-for.js';
 import type { FakeProposer } from '../../store/testing/fake-proposer.js';
 import { createTestStore } from '../../store/testing/test-store.js';
 import type { ReplicatedStore } from '../../store/replicated-store.js';
-import { Dispatcher, HEARTBEAT_FAILURE, SESSION_CLOSED } from './dispatcher.js';
+import { Dispatcher, HEARTBEAT_FAILURE } from './dispatcher.js';
 import { leaderAddressFrom } from './leader-hint.js';
 
 const PERIOD_MS = 1000;
@@ -235,12 +235,16 @@ describe('Dispatcher', () => {
     expect(s.error()?.code).toBe(grpc.status.UNAVAILABLE);
   });
 
-  it('marks a node down when its session stream ends', async () => {
+  it('marks a node whose session ended down only when its heartbeat deadline passes', async () => {
     const h = await harness();
     const s = await registered(h);
     s.call.cancel();
+    await waitFor('the session to be gone', () => s.error() !== undefined);
+    h.clock.advance(3 * PERIOD_MS - 1);
+    expect(node(h, s.nodeId)?.status?.state).toBe(NodeState.NODE_STATE_READY);
+    h.clock.advance(1);
     await waitFor('the node to be down', () => node(h, s.nodeId)?.status?.state === NodeState.NODE_STATE_DOWN);
-    expect(node(h, s.nodeId)?.status?.message).toBe(SESSION_CLOSED);
+    expect(node(h, s.nodeId)?.status?.message).toBe(HEARTBEAT_FAILURE);
   });
 
   it('on a follower, turns nodes away with the leader’s address', async () => {

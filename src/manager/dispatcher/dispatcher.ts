@@ -48,7 +48,6 @@ export interface DispatcherOptions {
 /** Heartbeat periods a node may miss before it is marked down. */
 export const MISSED_HEARTBEATS = 3;
 export const HEARTBEAT_FAILURE = 'heartbeat failure';
-export const SESSION_CLOSED = 'session closed';
 
 type SessionCall = grpc.ServerWritableStream<SessionRequest, SessionMessage>;
 
@@ -263,12 +262,16 @@ export class Dispatcher {
     this.markDown(nodeId, HEARTBEAT_FAILURE);
   }
 
-  /** The node's stream ended from its side (it stopped, or its connection broke). */
+  /**
+   * The node's stream ended from its side: it stopped, its connection broke, or its agent is
+   * restarting. As in swarmkit the node is not marked down here: its heartbeat deadline decides,
+   * so a worker that comes back within it keeps its tasks (they were never stopped).
+   */
   private onSessionGone(session: NodeSession): void {
     if (!this.isCurrent(session)) return;
-    this.forget(session.nodeId);
+    session.flush?.cancel();
+    this.sessions.delete(session.nodeId);
     this.logger.info({ nodeId: session.nodeId }, 'dispatcher: node session ended');
-    this.markDown(session.nodeId, SESSION_CLOSED);
   }
 
   private markDown(nodeId: string, message: string): void {

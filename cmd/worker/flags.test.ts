@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { parseFakeConfig } from './fake-config.js';
+import { parseWorkerFlags, UsageError } from './flags.js';
+
+const required = ['--join', '127.0.0.1:4242', '--state-dir', '/tmp/w'];
+
+describe('shoal worker flags', () => {
+  it('needs a manager to join and a state directory, and defaults the rest', () => {
+    expect(parseWorkerFlags(required)).toEqual({
+      help: false,
+      managers: ['127.0.0.1:4242'],
+      stateDir: '/tmp/w',
+      executor: 'fake',
+      fakeConfigFile: undefined,
+      labels: {},
+      hostname: undefined,
+      logLevel: 'info',
+    });
+    expect(() => parseWorkerFlags(['--state-dir', '/tmp/w'])).toThrow(/--join is required/);
+    expect(() => parseWorkerFlags(['--join', '127.0.0.1:1'])).toThrow(/--state-dir is required/);
+  });
+
+  it('takes several managers, labels and the rest', () => {
+    const parsed = parseWorkerFlags([
+      '--join', '10.0.0.1:4242,10.0.0.2:4242', '--join', 'm3:4242', '--state-dir', '/w',
+      '--label', 'zone=a', '--label', 'ssd', '--label', 'k=v=w', '--hostname', 'w1', '--log-level', 'debug',
+      '--executor', 'fake', '--fake-config', '/etc/fake.json',
+    ]);
+    expect(parsed).toMatchObject({
+      managers: ['10.0.0.1:4242', '10.0.0.2:4242', 'm3:4242'],
+      labels: { zone: 'a', ssd: '', k: 'v=w' },
+      hostname: 'w1',
+      logLevel: 'debug',
+      fakeConfigFile: '/etc/fake.json',
+    });
+  });
+
+  it('refuses what it cannot use', () => {
+    for (const extra of [['--executor', 'runc'], ['--log-level', 'loud'], ['--label', '=x'], ['--hostname', ''], ['--token', 'x'], ['stray']]) {
+      expect(() => parseWorkerFlags([...required, ...extra])).toThrow(UsageError);
+    }
+    expect(() => parseWorkerFlags(['--join', 'nohost', '--state-dir', '/w'])).toThrow(/expected HOST:PORT/);
+    expect(parseWorkerFlags(['--help'])).toEqual({ help: true });
+  });
+});
+
+describe('--fake-config', () => {
+  it('reads timings and per-image behaviours', () => {
+    const config = parseFakeConfig(
+      JSON.stringify({
+        prepareDelay: '500ms',
+        startDelay: '1s',
+        healthyAfter: '2s',
+        behaviours: [
+          { image: 'app:bad', exitAfter: '1s', exitCode: 3 },
+          { imagePattern: '^broken:', failStart: 'exec format error', ignoreSigterm: true },
+          { image: 'sick:1', unhealthyAfter: '1m' },
+          { image: 'missing:1', failPrepare: 'no such image' },
+        ],
+      }),
+    );
+    expect(config).toMatchObject({ prepareDelayMs: 500, startDelayMs: 1_000, healthyAfterMs: 2_000 });
+    expect(config.behaviours).toEqual([
+      { image: 'app:bad', exitAfterMs: 1_000, exitCode: 3, failPrepare: undefined, failStart: undefined, unhealthyAfterMs: undefined, ignoreSigterm: undefined },
+      { image: /^broken:/, failStart: 'exec format error', ignoreSigterm: true, failPrepare: undefined, exitAfterMs: undefined, exitCode: undefined, unhealthyAfterMs: undefined },
+      { image: 'sick:1', unhealthyAfterMs: 60_000, failPrepare: undefined, failStart: undefined, exitAfterMs: undefined, exitCode: undefined, ignoreSigterm: undefined },
+      { image: 'missing:1', failPrepare: 'no such image', failStart: undefined, exitAfterMs: undefined, exitCode: undefined, unhealthyAfterMs: undefined, ignoreSigterm: undefined },
+    ]);
+  });
+
+  it('says what is wrong, and where', () => {
+    expect(() => parseFakeConfig('{')).toThrow(/not JSON/);
+    expect(() => parseFakeConfig('{"startdelay": "1s"}')).toThrow(/unknown key "startdelay"/);
+    expect(() => parseFakeConfig('{"startDelay": "soon"}')).toThrow(/startDelay: invalid duration/);
+    expect(() => parseFakeConfig('{"behaviours": [{"exitCode": 1}]}')).toThrow(/behaviours\[0\]: give exactly one of image and imagePattern/);
+    expect(() => parseFakeConfig('{"behaviours": [{"image": "a", "exitCode": 300}]}')).toThrow(/exitCode: expected an integer/);
+    expect(() => parseFakeConfig('{"behaviours": [{"imagePattern": "("}]}')).toThrow(/imagePattern/);
+  });
+});

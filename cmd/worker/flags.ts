@@ -1,0 +1,100 @@
+/** `shoal worker` flags → what runWorker needs. */
+import { parseArgs } from 'node:util';
+
+export const usage = `Usage: shoal worker --join HOST:PORT --state-dir DIR [OPTIONS]
+
+Run a worker: keep a session with the managers and run the tasks they assign to this node.
+Stopping the worker (SIGTERM, SIGINT) leaves its tasks running; started again on the same state
+directory, it takes them up again as the same node.
+
+Options:
+      --join HOST:PORT          A manager to join through (repeatable, or comma-separated);
+                                the cluster's other managers are learnt from it (required)
+      --state-dir DIR           Where the node id, assignments and task states are kept (required)
+      --executor NAME           What runs tasks. Only "fake" exists until the container runtime
+                                lands: a SIMULATION running each task as a plain sleep process,
+                                with no image, isolation or resource limits (default fake)
+      --fake-config FILE        JSON timings and failure modes for the fake executor
+                                (see cmd/worker/README.md)
+      --label KEY=VALUE         A label of this node, for engine.labels constraints (repeatable)
+      --hostname NAME           The hostname this node reports (default: this host's)
+      --log-level LEVEL         trace, debug, info, warn, error (default info)
+`;
+
+export class UsageError extends Error {}
+
+export interface WorkerFlags {
+  managers: string[];
+  stateDir: string;
+  executor: 'fake';
+  fakeConfigFile: string | undefined;
+  labels: Record<string, string>;
+  hostname: string | undefined;
+  logLevel: string;
+}
+
+export type ParsedWorkerFlags = { help: true } | ({ help: false } & WorkerFlags);
+
+export function parseWorkerFlags(argv: string[]): ParsedWorkerFlags {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        join: { type: 'string', multiple: true },
+        'state-dir': { type: 'string' },
+        executor: { type: 'string', default: 'fake' },
+        'fake-config': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        hostname: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return { help: true };
+  const managers = (values.join ?? []).flatMap((j) => j.split(',')).map((a) => a.trim()).filter((a) => a !== '');
+  if (managers.length === 0) throw new UsageError('--join is required');
+  for (const address of managers) checkHostPort('--join', address);
+  const stateDir = values['state-dir'];
+  if (!stateDir) throw new UsageError('--state-dir is required');
+  if (values.executor !== 'fake') throw new UsageError(`--executor ${values.executor}: only "fake" exists for now`);
+  const logLevel = values['log-level'];
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
+    throw new UsageError(`--log-level ${logLevel}: use trace, debug, info, warn or error`);
+  }
+  if (values.hostname === '') throw new UsageError('--hostname must not be empty');
+  return {
+    help: false,
+    managers,
+    stateDir,
+    executor: 'fake',
+    fakeConfigFile: values['fake-config'],
+    labels: parseLabels(values.label ?? []),
+    hostname: values.hostname,
+    logLevel,
+  };
+}
+
+function parseLabels(items: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '') throw new UsageError(`--label ${item}: expected KEY=VALUE`);
+    labels[key] = eq < 0 ? '' : item.slice(eq + 1);
+  }
+  return labels;
+}
+
+function checkHostPort(flag: string, address: string): void {
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `shoal worker ...`: runs the worker agent until SIGTERM or SIGINT (exit 0; its tasks keep running
+ * for the next start to take up) or until the managers say this node was removed from the cluster
+ * (its tasks are stopped; exit 1). Logs are pino JSON on stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../src/agent/agent.js';
+import { FakeExecutor } from '../../src/agent/fake-executor.js';
+import { FakeConfigError, parseFakeConfig, type FakeConfig } from './fake-config.js';
+import { parseWorkerFlags, usage, UsageError, type WorkerFlags } from './flags.js';
+
+/** Runs the worker; resolves with the process exit code. */
+export async function runWorker(argv: string[]): Promise<number> {
+  let flags: WorkerFlags;
+  let fakeConfig: FakeConfig;
+  try {
+    const parsed = parseWorkerFlags(argv);
+    if (parsed.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    flags = parsed;
+    fakeConfig = flags.fakeConfigFile === undefined ? {} : readFakeConfig(flags.fakeConfigFile);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`shoal worker: ${err.message}; see 'shoal worker --help'\n`);
+    return 2;
+  }
+
+  const logger = pino({ name: 'shoal-worker', level: flags.logLevel }, pino.destination(2));
+  const executor = new FakeExecutor({ ...fakeConfig, stateDir: join(flags.stateDir, 'fake-executor') });
+  let agent: Agent;
+  try {
+    agent = await Agent.start({ stateDir: flags.stateDir, managers: flags.managers, executor, labels: flags.labels, hostname: flags.hostname, logger });
+  } catch (err) {
+    logger.error({ err }, 'worker failed to start');
+    process.stderr.write(`shoal worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'worker: stop requested; tasks keep running');
+      agent.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'worker did not stop cleanly');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    void agent.done.then((end) => {
+      if (end.kind !== 'removed') return;
+      process.stderr.write(`shoal worker: ${end.message}\n`);
+      resolve(1);
+    });
+  });
+}
+
+function readFakeConfig(path: string): FakeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--fake-config ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseFakeConfig(text);
+  } catch (err) {
+    if (err instanceof FakeConfigError) throw new UsageError(`--fake-config ${path}: ${err.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The Executor: what the agent asks of whatever runs tasks on this node. The container runtime
+ * (src/runtime) will implement it; FakeExecutor (fake-executor.ts) simulates it with plain processes.
+ *
+ * The agent's task controller (task-controller.ts) calls at most one of prepare, start, shutdown and
+ * remove at a time for a given task, and never calls a later step before an earlier one succeeded.
+ * Every method may be called again for the same task after an agent restart, so each must be
+ * idempotent: preparing a prepared task, starting a started one, shutting down a stopped one or
+ * removing a removed one succeeds without doing anything twice.
+ *
+ * A task's processes must outlive the agent: an agent that restarts finds them with inspect() and
+ * re-attaches (wait, health, shutdown) instead of starting them again.
+ */
+import type { HealthState, Task } from '../../proto/gen/objects.js';
+import { DEFAULT_STOP_GRACE_PERIOD_MS } from '../manager/controlapi/spec-defaults.js';
+
+/** How a task's main process ended. */
+export interface TaskExit {
+  /** The exit code, 128 + the signal's number if a signal killed it, -1 if it is not known. */
+  exitCode: number;
+  /** The kernel killed it for exceeding its memory limit. */
+  oomKilled?: boolean;
+  /** Why the exit could not be observed properly (e.g. its record was lost); reported as the failure. */
+  error?: string;
+}
+
+/** What the executor knows of a task it was given before, possibly by an earlier agent process. */
+export interface TaskInspection {
+  running: boolean;
+  pid?: number;
+  /** Set once the task has exited and its exit code is known. */
+  exitCode?: number;
+}
+
+export interface Executor {
+  /**
+   * Gets everything ready to start the task (image, filesystem, network) without starting it.
+   * Throws if the task can never run here (e.g. its image does not exist); the task is rejected.
+   */
+  prepare(task: Task): Promise<void>;
+
+  /**
+   * Starts the prepared task's process and resolves once it runs. Throws if it could not be
+   * started; the task fails. A task that has started already is left as it is.
+   */
+  start(task: Task): Promise<void>;
+
+  /**
+   * Resolves when the started task's process exits (at once if it has exited already). Rejects
+   * with the signal's reason if `signal` aborts first: the caller stopped watching, the process
+   * goes on.
+   */
+  wait(task: Task, signal?: AbortSignal): Promise<TaskExit>;
+
+  /**
+   * Stops the task: its stop signal (SIGTERM unless the spec names another) and, if it is still
+   * running `graceMs` later, SIGKILL. Resolves once the process has exited. Does nothing if it is
+   * not running.
+   */
+  shutdown(task: Task, graceMs: number): Promise<void>;
+
+  /** Releases everything the task held (its filesystem, its record). The task must be stopped first. */
+  remove(task: Task): Promise<void>;
+
+  /**
+   * The task's health as its healthcheck last found it: NONE without a healthcheck, STARTING until
+   * the first verdict (or during the start period), then HEALTHY or UNHEALTHY.
+   */
+  health(task: Task): Promise<HealthState>;
+
+  /** What is known of the task, or undefined if this executor holds no record of it. */
+  inspect(taskId: string): Promise<TaskInspection | undefined>;
+}
+
+/** The stop grace period of the task's spec; docker's default when the spec leaves it at 0. */
+export function stopGraceMs(task: Task): number {
+  const grace = task.spec?.container?.stopGracePeriodMs ?? 0;
+  return grace > 0 ? grace : DEFAULT_STOP_GRACE_PERIOD_MS;
+}
