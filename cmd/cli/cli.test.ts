@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeRole } from '../../proto/gen/objects.js';
 import { FakeControl } from './testing/fake-control.js';
 
 interface Result {
@@ -210,6 +211,22 @@ describe('shoal node and cluster', () => {
     expect(r.stdout).toContain(' Leader:            Yes\n');
   });
 
+  it('node promote and demote set the desired role, say when there is nothing to do, and relay refusals', async () => {
+    const promoted = await shoal('node', 'promote', 'w1');
+    expect(promoted.code).toBe(0);
+    expect(promoted.stdout).toBe('Node w1 promoted to a manager in the cluster.\n');
+    expect(fake.nodes.find((n) => n.description?.hostname === 'w1')!.spec?.desiredRole).toBe(NodeRole.NODE_ROLE_MANAGER);
+    expect((await shoal('node', 'promote', 'w1')).stdout).toBe('Node w1 is already a manager.\n');
+
+    const demoted = await shoal('node', 'demote', 'w1', 'm1', 'nosuch');
+    expect(demoted.code).toBe(1);
+    expect(demoted.stdout).toBe('Manager w1 demoted in the cluster.\n');
+    expect(demoted.stderr).toBe('shoal: node m1 cannot be demoted: it is the last manager of the cluster\nshoal: node nosuch not found\n');
+    expect(fake.nodes.find((n) => n.description?.hostname === 'w1')!.spec?.desiredRole).toBe(NodeRole.NODE_ROLE_WORKER);
+    expect((await shoal('node', 'demote', 'w1')).stdout).toBe('Node w1 is already a worker.\n');
+    expect((await shoal('node', 'promote')).code).toBe(2);
+  });
+
   it('node rm refuses a live node without --force and removes a down one', async () => {
     const live = await shoal('node', 'rm', 'm1');
     expect(live.code).toBe(1);
@@ -229,6 +246,35 @@ describe('shoal node and cluster', () => {
     const json = JSON.parse((await shoal('cluster', 'info', '--format', 'json')).stdout) as { raftTerm: number; nodes: number };
     expect(json.raftTerm).toBe(2);
     expect(json.nodes).toBe(1);
+  });
+});
+
+describe('shoal cluster join-token', () => {
+  it('prints the command that adds a worker or a manager, or only the token with -q', async () => {
+    const worker = await shoal('cluster', 'join-token', 'worker');
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toBe(
+      'To add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token SHTKN-1-fakedigest-worker0\n',
+    );
+    const manager = await shoal('cluster', 'join-token', '-q', 'manager');
+    expect(manager.stdout).toBe('SHTKN-1-fakedigest-manager0\n');
+  });
+
+  it('--rotate replaces the token and says so', async () => {
+    const before = fake.joinTokens.worker;
+    const r = await shoal('cluster', 'join-token', '--rotate', 'worker');
+    expect(r.code).toBe(0);
+    expect(fake.joinTokens.worker).not.toBe(before);
+    expect(r.stdout).toBe(
+      `Successfully rotated worker join token.\n\nTo add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token ${fake.joinTokens.worker}\n`,
+    );
+    expect(fake.joinTokens.manager).toBe('SHTKN-1-fakedigest-manager0');
+  });
+
+  it('refuses a role that is neither worker nor manager, exit 2', async () => {
+    const r = await shoal('cluster', 'join-token', 'admin');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`shoal cluster join-token: unknown role "admin": use worker or manager (see 'shoal cluster join-token --help')\n`);
   });
 });
 

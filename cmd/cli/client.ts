@@ -7,6 +7,7 @@ import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, 
 import {
   ControlClient,
   type GetClusterResponse,
+  type GetJoinTokenResponse,
   type ListNodesResponse,
   type ListServicesRequest,
   type ListServicesResponse,
@@ -14,7 +15,7 @@ import {
   type ManagerStatus,
   type UpdateServiceRequest,
 } from '../../proto/gen/control.js';
-import type { Node, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
+import type { Node, NodeRole, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
 import { CliError, UsageError } from './errors.js';
 
 export const DEFAULT_HOST = 'unix:///var/run/shoal/shoal.sock';
@@ -123,6 +124,11 @@ export class ControlApi {
 
   async removeNode(id: string, force: boolean): Promise<void> {
     await this.call(this.client.removeNode, { id, force });
+  }
+
+  /** The role's join token (rotated first if asked) and the managers' addresses. */
+  getJoinToken(role: NodeRole, rotate: boolean): Promise<GetJoinTokenResponse> {
+    return this.call(this.client.getJoinToken, { role, rotate });
   }
 
   private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {

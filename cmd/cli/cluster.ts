@@ -1,6 +1,12 @@
-/** `shoal cluster info`: the cluster object, the managers' Raft view and object counts. */
+/**
+ * `shoal cluster info`: the cluster object, the managers' Raft view and object counts.
+ * `shoal cluster join-token`: the command line that adds a worker or a manager (docker's
+ * `swarm join-token`).
+ */
 import { GetClusterResponse } from '../../proto/gen/control.js';
+import { NodeRole } from '../../proto/gen/objects.js';
 import type { Command, CommandGroup } from './command.js';
+import { UsageError } from './errors.js';
 import { formatFlag, outputFormat, toJsonText } from './output.js';
 import { renderTable } from './table.js';
 import { formatDuration } from './units.js';
@@ -49,8 +55,42 @@ const info: Command = {
   },
 };
 
+const joinRoles: Readonly<Record<string, NodeRole>> = { worker: NodeRole.NODE_ROLE_WORKER, manager: NodeRole.NODE_ROLE_MANAGER };
+
+const joinToken: Command = {
+  name: 'join-token',
+  usage: '[OPTIONS] (worker|manager)',
+  summary: 'Manage join tokens',
+  flags: [
+    { name: 'quiet', short: 'q', kind: 'bool', help: 'Only display token' },
+    { name: 'rotate', kind: 'bool', help: 'Rotate join token' },
+  ],
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const roleName = ctx.args[0]!;
+    if (!Object.hasOwn(joinRoles, roleName)) throw new UsageError(`unknown role "${roleName}": use worker or manager`);
+    const rotate = ctx.flags.bool('rotate');
+    const { token, managerAddresses } = await ctx.api().getJoinToken(joinRoles[roleName]!, rotate);
+    if (ctx.flags.bool('quiet')) {
+      ctx.io.out.write(`${token}\n`);
+      return 0;
+    }
+    const lines = rotate ? [`Successfully rotated ${roleName} join token.`, ''] : [];
+    lines.push(
+      `To add a ${roleName} to this cluster, run the following command:`,
+      '',
+      `    shoal ${roleName} --join ${managerAddresses[0] ?? 'MANAGER-ADDRESS'} --token ${token}`,
+      '',
+    );
+    ctx.io.out.write(lines.join('\n'));
+    return 0;
+  },
+};
+
 export const clusterGroup: CommandGroup = {
   name: 'cluster',
   summary: 'Manage the cluster',
-  commands: [info],
+  commands: [info, joinToken],
 };

@@ -1,8 +1,8 @@
-/** `shoal node ...`: inspect, ls, rm, update. */
+/** `shoal node ...`: inspect, ls, rm, update, promote, demote. */
 import { status } from '@grpc/grpc-js';
 import { ManagerStatus } from '../../proto/gen/control.js';
 import { Node, NodeAvailability, NodeRole, NodeSpec } from '../../proto/gen/objects.js';
-import { ApiError, type NodeDetails } from './client.js';
+import { ApiError, type ControlApi, type NodeDetails } from './client.js';
 import { forEachArg, type Command, type CommandGroup } from './command.js';
 import { UsageError } from './errors.js';
 import { choiceFlag, parseKeyValues } from './flag-values.js';
@@ -81,6 +81,27 @@ const roles = { worker: NodeRole.NODE_ROLE_WORKER, manager: NodeRole.NODE_ROLE_M
 /** Attempts at a read-modify-write of a node before a conflict is reported. */
 const UPDATE_ATTEMPTS = 3;
 
+/**
+ * Reads the node, lets `change` edit a copy of its spec, and writes it with the version read,
+ * retrying on a conflicting write. `change` returns false when there is nothing to write.
+ * Resolves with whether anything was written.
+ */
+async function updateNodeSpec(api: ControlApi, ref: string, change: (spec: NodeSpec) => boolean): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const { node } = await api.getNode(ref);
+    const spec = NodeSpec.fromPartial(node.spec ?? {});
+    spec.annotations ??= { name: '', labels: {} };
+    if (!change(spec)) return false;
+    try {
+      await api.updateNode(node.meta!.id, node.meta!.version, spec);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === status.ABORTED && attempt < UPDATE_ATTEMPTS) continue;
+      throw error;
+    }
+  }
+}
+
 const update: Command = {
   name: 'update',
   usage: '[OPTIONS] NODE',
@@ -102,28 +123,43 @@ const update: Command = {
     if (availability === undefined && role === undefined && Object.keys(labelsAdded).length === 0 && labelsRemoved.length === 0) {
       throw new UsageError('nothing to update: give --availability, --label-add, --label-rm or --role');
     }
-    const api = ctx.api();
-    for (let attempt = 1; ; attempt++) {
-      const { node } = await api.getNode(ctx.args[0]!);
-      const spec = NodeSpec.fromPartial(node.spec ?? {});
-      spec.annotations ??= { name: '', labels: {} };
-      const labels = { ...spec.annotations.labels };
+    await updateNodeSpec(ctx.api(), ctx.args[0]!, (spec) => {
+      const labels = { ...spec.annotations!.labels };
       for (const key of labelsRemoved) delete labels[key];
-      spec.annotations.labels = { ...labels, ...labelsAdded };
+      spec.annotations!.labels = { ...labels, ...labelsAdded };
       if (availability !== undefined) spec.availability = availability;
       if (role !== undefined) spec.desiredRole = role;
-      try {
-        await api.updateNode(node.meta!.id, node.meta!.version, spec);
-        break;
-      } catch (error) {
-        if (error instanceof ApiError && error.code === status.ABORTED && attempt < UPDATE_ATTEMPTS) continue;
-        throw error;
-      }
-    }
+      return true;
+    });
     ctx.io.out.write(`${ctx.args[0]}\n`);
     return 0;
   },
 };
+
+/** `node promote` and `node demote`: set the desired role; the leader's role manager changes Raft. */
+function roleCommand(name: 'promote' | 'demote', role: NodeRole): Command {
+  const roleName = role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker';
+  return {
+    name,
+    usage: 'NODE [NODE...]',
+    summary: name === 'promote' ? 'Promote one or more nodes to manager in the cluster' : 'Demote one or more nodes from manager in the cluster',
+    flags: [],
+    minArgs: 1,
+    remote: true,
+    run(ctx) {
+      return forEachArg(ctx, async (ref) => {
+        const changed = await updateNodeSpec(ctx.api(), ref, (spec) => {
+          if (spec.desiredRole === role) return false;
+          spec.desiredRole = role;
+          return true;
+        });
+        if (!changed) ctx.io.out.write(`Node ${ref} is already a ${roleName}.\n`);
+        else if (name === 'promote') ctx.io.out.write(`Node ${ref} promoted to a manager in the cluster.\n`);
+        else ctx.io.out.write(`Manager ${ref} demoted in the cluster.\n`);
+      });
+    },
+  };
+}
 
 const rm: Command = {
   name: 'rm',
@@ -144,5 +180,5 @@ const rm: Command = {
 export const nodeGroup: CommandGroup = {
   name: 'node',
   summary: 'Manage nodes',
-  commands: [inspect, ls, rm, update],
+  commands: [roleCommand('demote', NodeRole.NODE_ROLE_WORKER), inspect, ls, roleCommand('promote', NodeRole.NODE_ROLE_MANAGER), rm, update],
 };

@@ -19,6 +19,9 @@ import _m0 from "protobufjs/minimal.js";
 import {
   Cluster,
   Node,
+  NodeRole,
+  nodeRoleFromJSON,
+  nodeRoleToJSON,
   NodeSpec,
   Service,
   ServiceSpec,
@@ -166,11 +169,26 @@ export interface UpdateNodeRequest {
 
 export interface RemoveNodeRequest {
   id: string;
-  /** Remove even if the node is not down. */
+  /**
+   * Remove even if the node is not down. A manager must be demoted first, except that a down
+   * manager can be removed with force (it is then taken out of Raft as well).
+   */
   force: boolean;
 }
 
 export interface RemoveNodeResponse {
+}
+
+export interface GetJoinTokenRequest {
+  role: NodeRole;
+  /** Replace the role's token with a new one first. */
+  rotate: boolean;
+}
+
+export interface GetJoinTokenResponse {
+  token: string;
+  /** Where a joining node can reach the managers (their Raft addresses, the leader's first). */
+  managerAddresses: string[];
 }
 
 function createBaseGetClusterRequest(): GetClusterRequest {
@@ -2046,6 +2064,156 @@ export const RemoveNodeResponse = {
   },
 };
 
+function createBaseGetJoinTokenRequest(): GetJoinTokenRequest {
+  return { role: 0, rotate: false };
+}
+
+export const GetJoinTokenRequest = {
+  encode(message: GetJoinTokenRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.role !== 0) {
+      writer.uint32(8).int32(message.role);
+    }
+    if (message.rotate !== false) {
+      writer.uint32(16).bool(message.rotate);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GetJoinTokenRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGetJoinTokenRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.role = reader.int32() as any;
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.rotate = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): GetJoinTokenRequest {
+    return {
+      role: isSet(object.role) ? nodeRoleFromJSON(object.role) : 0,
+      rotate: isSet(object.rotate) ? globalThis.Boolean(object.rotate) : false,
+    };
+  },
+
+  toJSON(message: GetJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.role !== 0) {
+      obj.role = nodeRoleToJSON(message.role);
+    }
+    if (message.rotate !== false) {
+      obj.rotate = message.rotate;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJoinTokenRequest>, I>>(base?: I): GetJoinTokenRequest {
+    return GetJoinTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJoinTokenRequest>, I>>(object: I): GetJoinTokenRequest {
+    const message = createBaseGetJoinTokenRequest();
+    message.role = object.role ?? 0;
+    message.rotate = object.rotate ?? false;
+    return message;
+  },
+};
+
+function createBaseGetJoinTokenResponse(): GetJoinTokenResponse {
+  return { token: "", managerAddresses: [] };
+}
+
+export const GetJoinTokenResponse = {
+  encode(message: GetJoinTokenResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    for (const v of message.managerAddresses) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GetJoinTokenResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGetJoinTokenResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.token = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.managerAddresses.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): GetJoinTokenResponse {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      managerAddresses: globalThis.Array.isArray(object?.managerAddresses)
+        ? object.managerAddresses.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetJoinTokenResponse): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.managerAddresses?.length) {
+      obj.managerAddresses = message.managerAddresses;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJoinTokenResponse>, I>>(base?: I): GetJoinTokenResponse {
+    return GetJoinTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJoinTokenResponse>, I>>(object: I): GetJoinTokenResponse {
+    const message = createBaseGetJoinTokenResponse();
+    message.token = object.token ?? "";
+    message.managerAddresses = object.managerAddresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   getCluster: {
@@ -2156,6 +2324,16 @@ export const ControlService = {
     responseSerialize: (value: RemoveNodeResponse) => Buffer.from(RemoveNodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => RemoveNodeResponse.decode(value),
   },
+  /** The join token of a role, optionally rotated first (the old token stops working at once). */
+  getJoinToken: {
+    path: "/shoal.control.Control/GetJoinToken",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetJoinTokenRequest) => Buffer.from(GetJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => GetJoinTokenRequest.decode(value),
+    responseSerialize: (value: GetJoinTokenResponse) => Buffer.from(GetJoinTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => GetJoinTokenResponse.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -2171,6 +2349,8 @@ export interface ControlServer extends UntypedServiceImplementation {
   listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
   updateNode: handleUnaryCall<UpdateNodeRequest, NodeResponse>;
   removeNode: handleUnaryCall<RemoveNodeRequest, RemoveNodeResponse>;
+  /** The join token of a role, optionally rotated first (the old token stops working at once). */
+  getJoinToken: handleUnaryCall<GetJoinTokenRequest, GetJoinTokenResponse>;
 }
 
 export interface ControlClient extends Client {
@@ -2353,6 +2533,22 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveNodeResponse) => void,
+  ): ClientUnaryCall;
+  /** The join token of a role, optionally rotated first (the old token stops working at once). */
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    callback: (error: ServiceError | null, response: GetJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetJoinTokenResponse) => void,
   ): ClientUnaryCall;
 }
 

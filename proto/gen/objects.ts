@@ -4,6 +4,7 @@
 /* eslint-disable */
 import Long from "long";
 import _m0 from "protobufjs/minimal.js";
+import { CaState } from "./ca.js";
 
 export const protobufPackage = "shoal.objects";
 
@@ -482,7 +483,33 @@ export interface Annotations_LabelsEntry {
 
 export interface Cluster {
   meta?: Meta | undefined;
-  spec?: ClusterSpec | undefined;
+  spec?:
+    | ClusterSpec
+    | undefined;
+  /**
+   * The root CA and the join tokens (src/manager/ca). Kept here so that any leader can sign and a
+   * rotated token reaches every manager. Absent until the cluster's CA is created. The Control API
+   * never returns the root key.
+   */
+  ca?:
+    | CaState
+    | undefined;
+  /**
+   * Nodes removed from the cluster. A removed node's certificate is refused, and a removed manager
+   * is taken out of Raft by the role manager, also when a new leader finds the removal unfinished.
+   */
+  removedNodes?: RemovedNodes | undefined;
+}
+
+/** A message of its own (rather than a map field of Cluster) so that it is optional in TypeScript. */
+export interface RemovedNodes {
+  /** node id -> removal time (ms since the epoch) */
+  removedAt: { [key: string]: number };
+}
+
+export interface RemovedNodes_RemovedAtEntry {
+  key: string;
+  value: number;
 }
 
 export interface ClusterSpec {
@@ -977,7 +1004,7 @@ export const Annotations_LabelsEntry = {
 };
 
 function createBaseCluster(): Cluster {
-  return { meta: undefined, spec: undefined };
+  return { meta: undefined, spec: undefined, ca: undefined, removedNodes: undefined };
 }
 
 export const Cluster = {
@@ -987,6 +1014,12 @@ export const Cluster = {
     }
     if (message.spec !== undefined) {
       ClusterSpec.encode(message.spec, writer.uint32(18).fork()).ldelim();
+    }
+    if (message.ca !== undefined) {
+      CaState.encode(message.ca, writer.uint32(26).fork()).ldelim();
+    }
+    if (message.removedNodes !== undefined) {
+      RemovedNodes.encode(message.removedNodes, writer.uint32(34).fork()).ldelim();
     }
     return writer;
   },
@@ -1012,6 +1045,20 @@ export const Cluster = {
 
           message.spec = ClusterSpec.decode(reader, reader.uint32());
           continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.ca = CaState.decode(reader, reader.uint32());
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.removedNodes = RemovedNodes.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1025,6 +1072,8 @@ export const Cluster = {
     return {
       meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
       spec: isSet(object.spec) ? ClusterSpec.fromJSON(object.spec) : undefined,
+      ca: isSet(object.ca) ? CaState.fromJSON(object.ca) : undefined,
+      removedNodes: isSet(object.removedNodes) ? RemovedNodes.fromJSON(object.removedNodes) : undefined,
     };
   },
 
@@ -1035,6 +1084,12 @@ export const Cluster = {
     }
     if (message.spec !== undefined) {
       obj.spec = ClusterSpec.toJSON(message.spec);
+    }
+    if (message.ca !== undefined) {
+      obj.ca = CaState.toJSON(message.ca);
+    }
+    if (message.removedNodes !== undefined) {
+      obj.removedNodes = RemovedNodes.toJSON(message.removedNodes);
     }
     return obj;
   },
@@ -1048,6 +1103,165 @@ export const Cluster = {
     message.spec = (object.spec !== undefined && object.spec !== null)
       ? ClusterSpec.fromPartial(object.spec)
       : undefined;
+    message.ca = (object.ca !== undefined && object.ca !== null) ? CaState.fromPartial(object.ca) : undefined;
+    message.removedNodes = (object.removedNodes !== undefined && object.removedNodes !== null)
+      ? RemovedNodes.fromPartial(object.removedNodes)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemovedNodes(): RemovedNodes {
+  return { removedAt: {} };
+}
+
+export const RemovedNodes = {
+  encode(message: RemovedNodes, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    Object.entries(message.removedAt).forEach(([key, value]) => {
+      RemovedNodes_RemovedAtEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).ldelim();
+    });
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): RemovedNodes {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemovedNodes();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          const entry1 = RemovedNodes_RemovedAtEntry.decode(reader, reader.uint32());
+          if (entry1.value !== undefined) {
+            message.removedAt[entry1.key] = entry1.value;
+          }
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RemovedNodes {
+    return {
+      removedAt: isObject(object.removedAt)
+        ? Object.entries(object.removedAt).reduce<{ [key: string]: number }>((acc, [key, value]) => {
+          acc[key] = Number(value);
+          return acc;
+        }, {})
+        : {},
+    };
+  },
+
+  toJSON(message: RemovedNodes): unknown {
+    const obj: any = {};
+    if (message.removedAt) {
+      const entries = Object.entries(message.removedAt);
+      if (entries.length > 0) {
+        obj.removedAt = {};
+        entries.forEach(([k, v]) => {
+          obj.removedAt[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemovedNodes>, I>>(base?: I): RemovedNodes {
+    return RemovedNodes.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemovedNodes>, I>>(object: I): RemovedNodes {
+    const message = createBaseRemovedNodes();
+    message.removedAt = Object.entries(object.removedAt ?? {}).reduce<{ [key: string]: number }>(
+      (acc, [key, value]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseRemovedNodes_RemovedAtEntry(): RemovedNodes_RemovedAtEntry {
+  return { key: "", value: 0 };
+}
+
+export const RemovedNodes_RemovedAtEntry = {
+  encode(message: RemovedNodes_RemovedAtEntry, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): RemovedNodes_RemovedAtEntry {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemovedNodes_RemovedAtEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.value = longToNumber(reader.int64() as Long);
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RemovedNodes_RemovedAtEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: RemovedNodes_RemovedAtEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemovedNodes_RemovedAtEntry>, I>>(base?: I): RemovedNodes_RemovedAtEntry {
+    return RemovedNodes_RemovedAtEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemovedNodes_RemovedAtEntry>, I>>(object: I): RemovedNodes_RemovedAtEntry {
+    const message = createBaseRemovedNodes_RemovedAtEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };

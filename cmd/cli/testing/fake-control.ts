@@ -49,7 +49,7 @@ export class FakeControl {
   readonly nodes: Node[] = [
     Node.fromPartial({
       meta: { id: 'managernode00000000000001', version: 3 },
-      spec: { annotations: { labels: {} } },
+      spec: { annotations: { labels: {} }, desiredRole: NodeRole.NODE_ROLE_MANAGER },
       description: { hostname: 'm1', platform: { os: 'linux', architecture: 'x86_64' } },
       status: { state: NodeState.NODE_STATE_READY, addr: '127.0.0.1' },
       role: NodeRole.NODE_ROLE_MANAGER,
@@ -61,6 +61,8 @@ export class FakeControl {
       status: { state: NodeState.NODE_STATE_DOWN },
     }),
   ];
+  /** The join tokens GetJoinToken hands out; a rotation appends a counter. */
+  readonly joinTokens = { worker: 'SHTKN-1-fakedigest-worker0', manager: 'SHTKN-1-fakedigest-manager0' };
   /** What the next spec change does: complete (default), pause, or roll back automatically. */
   nextUpdate: UpdateOutcome = 'complete';
   private nextId = 1;
@@ -176,6 +178,10 @@ export class FakeControl {
       updateNode: unary((req) => {
         const node = this.findNode(req.id);
         if (req.version !== node.meta!.version) throw new Refusal(status.ABORTED, `update out of sequence: node ${node.description!.hostname}`);
+        const lastManager = this.managers.length === 1 && this.managers[0]!.raftId === node.meta!.id;
+        if (lastManager && req.spec?.desiredRole === NodeRole.NODE_ROLE_WORKER) {
+          throw new Refusal(status.FAILED_PRECONDITION, `node ${node.description!.hostname} cannot be demoted: it is the last manager of the cluster`);
+        }
         node.spec = req.spec;
         node.meta!.version = this.nextId++;
         return { node, managerStatus: undefined };
@@ -187,6 +193,11 @@ export class FakeControl {
         }
         this.nodes.splice(this.nodes.indexOf(node), 1);
         return {};
+      }),
+      getJoinToken: unary((req) => {
+        const role = req.role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker';
+        if (req.rotate) this.joinTokens[role] = `${this.joinTokens[role].replace(/\d+$/, '')}${this.nextId++}`;
+        return { token: this.joinTokens[role], managerAddresses: this.managers.map((m) => m.addr) };
       }),
     };
   }

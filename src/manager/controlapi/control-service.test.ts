@@ -3,6 +3,7 @@ import { Metadata, status, type Server } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ControlClient } from '../../../proto/gen/control.js';
 import {
+  Cluster,
   Node,
   NodeAvailability,
   NodeRole,
@@ -18,6 +19,7 @@ import type { PeerStatus } from '../../raft/transport/grpc.js';
 import type { ReplicatedStore } from '../../store/replicated-store.js';
 import { createTestStore, makeNode, makeService, makeTask, type FakeProposer } from '../../store/testing/index.js';
 import { NotLeaderError } from '../../store/types.js';
+import { createCaState, roleForJoinToken, type CaState } from '../ca/ca-state.js';
 import { createControlService } from './control-service.js';
 import { DEFAULT_UPDATE_CONFIG } from './spec-defaults.js';
 import { FORWARDED_METADATA, LeaderForwarder, type ControlMethod, type RequestOf } from './leader-forwarder.js';
@@ -99,6 +101,16 @@ async function create(name: string, change?: (s: ServiceSpec) => void): Promise<
 }
 
 const serviceCount = () => store.view((tx) => tx.services.count());
+
+/** The Cluster object as a leader creates it, with `ca` if given; resolves with the stored CA state. */
+async function createCluster(ca?: CaState): Promise<CaState | undefined> {
+  await store.update((tx) =>
+    tx.clusters.create(
+      Cluster.fromPartial({ meta: { id: 'c1' }, spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: 5, heartbeatPeriodMs: 5000 }, ca }),
+    ),
+  );
+  return store.view((tx) => tx.clusters.all()[0]!.ca);
+}
 
 describe('CreateService', () => {
   it('stores a validated service with defaults, a fresh id and spec version 1', async () => {
@@ -395,7 +407,7 @@ describe('nodes', () => {
     });
   });
 
-  it('refuses invalid node specs and role changes', async () => {
+  it('refuses invalid node specs', async () => {
     await addNodes();
     const { node } = await call('getNode', { id: 'w2' });
     const version = node!.meta!.version;
@@ -403,36 +415,151 @@ describe('nodes', () => {
       code: status.INVALID_ARGUMENT,
       details: 'invalid spec: availability: 9: must be one of NODE_AVAILABILITY_ACTIVE, NODE_AVAILABILITY_PAUSE, NODE_AVAILABILITY_DRAIN',
     });
-    expect(
-      await refusal('updateNode', {
-        id: 'w2',
-        version,
-        spec: { annotations: undefined, desiredRole: NodeRole.NODE_ROLE_MANAGER, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
-      }),
-    ).toEqual({ code: status.FAILED_PRECONDITION, details: 'changing the role of node worker-b is not supported yet' });
   });
 
-  it('removes a down node, a live one only with force, and never a Raft member', async () => {
+  it('removes a down node, a live one only with force, and records each removal', async () => {
     await addNodes();
+    await createCluster();
     expect(await refusal('removeNode', { id: 'worker-b', force: false })).toEqual({
       code: status.FAILED_PRECONDITION,
       details: "node worker-b is not down and can't be removed (use --force)",
     });
     await call('removeNode', { id: 'worker-a', force: false });
     await call('removeNode', { id: 'worker-b', force: true });
-    expect(await refusal('removeNode', { id: 'manager-1', force: true })).toEqual({
-      code: status.FAILED_PRECONDITION,
-      details: 'node manager-1 is a manager (a Raft member) and cannot be removed while it is one',
-    });
     expect(store.view((tx) => tx.nodes.all().map((n) => n.meta?.id))).toEqual(['m1']);
+    expect(Object.keys(store.view((tx) => tx.clusters.all()[0]!.removedNodes!.removedAt)).sort()).toEqual(['w1', 'w2']);
+  });
+});
+
+describe('manager roles', () => {
+  /** m1 (this manager, leader) and m2 are voters, m3 a non-voter, as the harness's Raft has it. */
+  async function addManagers(): Promise<void> {
+    await createCluster();
+    await store.update((tx) => {
+      tx.nodes.create(managerNode('manager-1', 'm1', NodeRole.NODE_ROLE_MANAGER));
+      tx.nodes.create(managerNode('manager-2', 'm2', NodeRole.NODE_ROLE_MANAGER));
+      tx.nodes.create(managerNode('manager-3', 'm3', NodeRole.NODE_ROLE_MANAGER));
+      tx.nodes.create(Node.fromPartial({ ...makeNode('worker-1', 'w1'), status: { state: NodeState.NODE_STATE_READY } }));
+    });
+  }
+
+  function managerNode(hostname: string, id: string, desiredRole: NodeRole): Node {
+    return Node.fromPartial({
+      ...makeNode(hostname, id),
+      spec: { annotations: { name: '', labels: {} }, desiredRole },
+      status: { state: NodeState.NODE_STATE_READY },
+      role: desiredRole,
+    });
+  }
+
+  async function setRole(id: string, desiredRole: NodeRole) {
+    const { node } = await call('getNode', { id });
+    return call('updateNode', { id, version: node!.meta!.version, spec: { ...node!.spec!, desiredRole } });
+  }
+
+  async function roleRefusal(id: string, desiredRole: NodeRole) {
+    const { node } = await call('getNode', { id });
+    return refusal('updateNode', { id, version: node!.meta!.version, spec: { ...node!.spec!, desiredRole } });
+  }
+
+  const desiredRoleOf = (id: string) => store.view((tx) => tx.nodes.get(id)?.spec?.desiredRole);
+
+  it('promotes a worker by recording the desired role (Raft follows in the role manager)', async () => {
+    await addManagers();
+    const { node } = await setRole('worker-1', NodeRole.NODE_ROLE_MANAGER);
+    expect(node?.spec?.desiredRole).toBe(NodeRole.NODE_ROLE_MANAGER);
+    expect(node?.role).toBe(NodeRole.NODE_ROLE_WORKER);
+  });
+
+  it('demotes a manager while the others keep a quorum, never the last one', async () => {
+    await addManagers();
+    await setRole('manager-2', NodeRole.NODE_ROLE_WORKER);
+    expect(desiredRoleOf('m2')).toBe(NodeRole.NODE_ROLE_WORKER);
+    // m2's demotion is pending, so m1 is the last voter that stays.
+    expect(await roleRefusal('manager-1', NodeRole.NODE_ROLE_WORKER)).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details: 'node manager-1 cannot be demoted: it is the last manager of the cluster',
+    });
+    expect(desiredRoleOf('m1')).toBe(NodeRole.NODE_ROLE_MANAGER);
+  });
+
+  it('refuses a demotion that would leave fewer reachable managers than a quorum', async () => {
+    await addManagers();
+    raft.servers = raft.servers.map((s) => ({ ...s, suffrage: 'voter' }));
+    // m3 is unreachable: without m2, only m1 of the remaining two could vote.
+    expect(await roleRefusal('manager-2', NodeRole.NODE_ROLE_WORKER)).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details: 'node manager-2 cannot be demoted: the cluster would lose its quorum: of the 2 managers that would remain, 2 must be reachable and 1 is',
+    });
+    peers = peers.map((p) => ({ ...p, connected: true }));
+    await setRole('manager-2', NodeRole.NODE_ROLE_WORKER);
+    expect(desiredRoleOf('m2')).toBe(NodeRole.NODE_ROLE_WORKER);
+  });
+
+  it('removes a manager only once demoted, or a down one with force', async () => {
+    await addManagers();
+    const refused = {
+      code: status.FAILED_PRECONDITION,
+      details:
+        'node manager-2 is a cluster manager and a member of the Raft cluster: demote it to worker before removing it (a manager that is down can be removed with --force)',
+    };
+    expect(await refusal('removeNode', { id: 'manager-2', force: false })).toEqual(refused);
+    expect(await refusal('removeNode', { id: 'manager-2', force: true })).toEqual(refused);
+
+    // Down (and unreachable): --force removes it, and the removal record takes it out of Raft.
+    const m2 = store.view((tx) => tx.nodes.get('m2')!);
+    await store.update((tx) => tx.nodes.update({ ...m2, status: { state: NodeState.NODE_STATE_DOWN, message: '', addr: '' } }));
+    peers = peers.map((p) => (p.id === 'm2' ? { ...p, connected: false } : p));
+    await call('removeNode', { id: 'manager-2', force: true });
+    expect(store.view((tx) => tx.nodes.get('m2'))).toBeUndefined();
+    expect(store.view((tx) => tx.clusters.all()[0]!.removedNodes!.removedAt)).toEqual({ m2: NOW + 5 });
+
+    // m3 is a non-voter still meant to be a manager (a joining one): demote first.
+    expect(await refusal('removeNode', { id: 'manager-3', force: true })).toMatchObject({ code: status.FAILED_PRECONDITION });
+    await setRole('manager-3', NodeRole.NODE_ROLE_WORKER);
+    await call('removeNode', { id: 'manager-3', force: true });
+    expect(store.view((tx) => tx.nodes.get('m3'))).toBeUndefined();
+  });
+});
+
+describe('GetJoinToken', () => {
+  it('says there is no token while the cluster has no CA', async () => {
+    await createCluster();
+    expect(await refusal('getJoinToken', { role: NodeRole.NODE_ROLE_WORKER, rotate: false })).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details: 'the cluster has no certificate authority yet, so there are no join tokens',
+    });
+  });
+
+  it("returns a role's token with the voters' addresses, leader first", async () => {
+    const ca = await createCluster(createCaState('c1'));
+    raft.leaderId = 'm2';
+    expect(await call('getJoinToken', { role: NodeRole.NODE_ROLE_WORKER, rotate: false })).toEqual({
+      token: ca!.workerJoinToken,
+      managerAddresses: ['unix:///m2.sock', 'unix:///m1.sock'],
+    });
+    expect((await call('getJoinToken', { role: NodeRole.NODE_ROLE_MANAGER, rotate: false })).token).toBe(ca!.managerJoinToken);
+    expect(await refusal('getJoinToken', { role: 7 as NodeRole, rotate: false })).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'invalid role 7: a join token is for a worker or a manager',
+    });
+  });
+
+  it('rotates one role\'s token in the replicated CA state; the old one stops working', async () => {
+    const ca = (await createCluster(createCaState('c1')))!;
+    const { token } = await call('getJoinToken', { role: NodeRole.NODE_ROLE_MANAGER, rotate: true });
+    expect(token).not.toBe(ca.managerJoinToken);
+    const stored = store.view((tx) => tx.clusters.all()[0]!.ca!);
+    expect(stored.managerJoinToken).toBe(token);
+    expect(stored.workerJoinToken).toBe(ca.workerJoinToken);
+    expect(roleForJoinToken(stored, ca.managerJoinToken)).toBeUndefined();
+    expect(roleForJoinToken(stored, token)).toBe('manager');
   });
 });
 
 describe('GetCluster', () => {
-  it('reports the cluster object, the managers and the Raft indexes, answered by this manager', async () => {
-    await store.update((tx) =>
-      tx.clusters.create({ meta: { id: 'c1', version: 0, createdAt: 0, updatedAt: 0 }, spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: 5, heartbeatPeriodMs: 5000 } }),
-    );
+  it('reports the cluster object without the root key, the managers and the Raft indexes, answered by this manager', async () => {
+    const ca = (await createCluster(createCaState('c1')))!;
     peers = [{ id: 'm2', address: 'unix:///m2.sock', connected: false, queued: 0, dropped: 3 }];
     const response = await call('getCluster', {});
     expect(response.cluster?.meta?.id).toBe('c1');
@@ -443,6 +570,8 @@ describe('GetCluster', () => {
       ['m3', 'unknown'],
     ]);
     expect(response).toMatchObject({ raftTerm: 3, raftCommitIndex: 40, raftAppliedIndex: 39, answeredBy: 'm1' });
+    // The root key never leaves the managers; the certificate and tokens do.
+    expect(response.cluster?.ca).toEqual({ ...ca, rootCaKeyPem: '' });
   });
 });
 

@@ -11,6 +11,7 @@ import { clusterHandler } from './cluster-handler.js';
 import { ControlError, isServiceError, toGrpcStatus } from './control-errors.js';
 import { FORWARDED_METADATA, type ControlMethod, type LeaderForwarder, type RequestOf, type ResponseOf } from './leader-forwarder.js';
 import type { RaftInfo } from './manager-status.js';
+import { joinTokenHandler } from './join-token-handler.js';
 import { nodeHandlers } from './node-handlers.js';
 import { serviceHandlers } from './service-handlers.js';
 import { taskHandlers } from './task-handlers.js';
@@ -39,6 +40,7 @@ export function createControlService(deps: ControlServiceDeps): ControlServer {
   const tasks = taskHandlers({ store });
   const nodes = nodeHandlers(deps);
   const cluster = clusterHandler(deps);
+  const joinTokens = joinTokenHandler(deps);
   const route = router(deps);
   return {
     getCluster: route('getCluster', cluster.getCluster),
@@ -53,6 +55,7 @@ export function createControlService(deps: ControlServiceDeps): ControlServer {
     listNodes: route('listNodes', nodes.listNodes),
     updateNode: route('updateNode', nodes.updateNode),
     removeNode: route('removeNode', nodes.removeNode),
+    getJoinToken: route('getJoinToken', joinTokens.getJoinToken),
   };
 }
 

@@ -10,20 +10,24 @@ import type {
   RemoveNodeResponse,
   UpdateNodeRequest,
 } from '../../../proto/gen/control.js';
-import { NodeSpec, NodeState, type Node } from '../../../proto/gen/objects.js';
-import type { Store } from '../../store/types.js';
+import { NodeRole, NodeSpec, NodeState, type Node } from '../../../proto/gen/objects.js';
+import type { ReadTx, Store, WriteTx } from '../../store/types.js';
 import { compareStrings } from './compare.js';
 import { ControlError } from './control-errors.js';
 import { findNode, notFound } from './lookup.js';
+import { voteRemovalRefusal } from './manager-quorum.js';
 import { managerStatuses, type ManagerView } from './manager-status.js';
 import { validateNodeSpec } from './validate-node-spec.js';
 
 export interface NodeHandlerDeps extends ManagerView {
   store: Store;
+  /** Wall clock in ms since the epoch, for the removal record; Date.now by default. */
+  now?: () => number;
 }
 
 export function nodeHandlers(deps: NodeHandlerDeps) {
   const { store } = deps;
+  const now = deps.now ?? Date.now;
   const withManagerStatus = (node: Node): NodeResponse => ({
     node,
     managerStatus: managerStatuses(deps).find((m: ManagerStatus) => m.raftId === node.meta!.id),
@@ -53,9 +57,11 @@ export function nodeHandlers(deps: NodeHandlerDeps) {
           );
         }
         const current = validateNodeSpec(node.spec ?? NodeSpec.fromPartial({}));
-        if (spec.desiredRole !== current.desiredRole) {
-          // Promotion and demotion change Raft membership, which arrives with joining managers.
-          throw new ControlError(status.FAILED_PRECONDITION, `changing the role of node ${nodeName(node)} is not supported yet`);
+        // Promotion needs no check here: the role manager gives the vote once the node is a caught-up
+        // Raft member. Demotion is refused now if carrying it out would break the cluster.
+        if (current.desiredRole === NodeRole.NODE_ROLE_MANAGER && spec.desiredRole === NodeRole.NODE_ROLE_WORKER) {
+          const refusal = demotionRefusal(tx, node);
+          if (refusal !== undefined) throw new ControlError(status.FAILED_PRECONDITION, `node ${nodeName(node)} cannot be demoted: ${refusal}`);
         }
         if (!Buffer.from(NodeSpec.encode(spec).finish()).equals(NodeSpec.encode(current).finish())) tx.nodes.update({ ...node, spec });
         return node.meta!.id;
@@ -68,20 +74,57 @@ export function nodeHandlers(deps: NodeHandlerDeps) {
     async removeNode(req: RemoveNodeRequest): Promise<RemoveNodeResponse> {
       await store.update((tx) => {
         const node = findNode(tx, req.id);
-        if (deps.raft.getConfiguration().configuration.servers.some((server) => server.id === node.meta!.id)) {
-          throw new ControlError(
-            status.FAILED_PRECONDITION,
-            `node ${nodeName(node)} is a manager (a Raft member) and cannot be removed while it is one`,
-          );
+        const down = node.status?.state === NodeState.NODE_STATE_DOWN;
+        if (isUndemotedManager(node)) {
+          // docker's rule: a manager is demoted before it is removed. A manager that is down cannot
+          // be demoted in any useful sense, so --force removes it, from Raft too (the role manager does
+          // that on seeing the removal record).
+          if (!(req.force && down)) {
+            throw new ControlError(
+              status.FAILED_PRECONDITION,
+              `node ${nodeName(node)} is a cluster manager and a member of the Raft cluster: demote it to worker before removing it (a manager that is down can be removed with --force)`,
+            );
+          }
+          const refusal = demotionRefusal(tx, node);
+          if (refusal !== undefined) throw new ControlError(status.FAILED_PRECONDITION, `node ${nodeName(node)} cannot be removed: ${refusal}`);
         }
-        if (node.status?.state !== NodeState.NODE_STATE_DOWN && !req.force) {
+        if (!down && !req.force) {
           throw new ControlError(status.FAILED_PRECONDITION, `node ${nodeName(node)} is not down and can't be removed (use --force)`);
         }
         tx.nodes.delete(node);
+        recordRemoval(tx, node.meta!.id, now());
       });
       return {};
     },
   };
+
+  /** Whether the node still holds, or is meant to keep, a manager's place in Raft. */
+  function isUndemotedManager(node: Node): boolean {
+    const member = raftServers().find((server) => server.id === node.meta!.id);
+    if (member === undefined) return false;
+    return member.suffrage === 'voter' || node.spec?.desiredRole === NodeRole.NODE_ROLE_MANAGER;
+  }
+
+  /** Why `node` may not lose its vote now; demotions already asked for count as gone. */
+  function demotionRefusal(tx: ReadTx, node: Node): string | undefined {
+    const servers = raftServers();
+    const reachable = new Set(managerStatuses(deps).filter((m) => m.reachability === 'reachable').map((m) => m.raftId));
+    const leaving = new Set(
+      servers.filter((server) => server.id !== node.meta!.id && tx.nodes.get(server.id)?.spec?.desiredRole === NodeRole.NODE_ROLE_WORKER).map((server) => server.id),
+    );
+    return voteRemovalRefusal({ servers, id: node.meta!.id, reachable: (id) => reachable.has(id), leaving });
+  }
+
+  function raftServers() {
+    return deps.raft.getConfiguration().configuration.servers;
+  }
+}
+
+/** Notes the removal in the Cluster object, so that the node's certificate is refused and a manager leaves Raft. */
+function recordRemoval(tx: WriteTx, nodeId: string, at: number): void {
+  const cluster = tx.clusters.all()[0];
+  if (cluster === undefined) return;
+  tx.clusters.update({ ...cluster, removedNodes: { removedAt: { ...cluster.removedNodes?.removedAt, [nodeId]: at } } });
 }
 
 function nodeName(node: Node): string {
