@@ -12,9 +12,10 @@
  * reports meanwhile, as it would in production; the time until all are RUNNING is reported too.
  * Prints one JSON object (--json) or a short summary.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ServiceSpec, TaskState } from '../../proto/gen/objects.js';
@@ -37,6 +38,12 @@ interface Options {
   keepDir: boolean;
   timeoutMs: number;
   logLevel: string;
+  /** Extra node flags for the manager process, passed through NODE_OPTIONS. */
+  managerNodeOptions: string;
+  /** Where the manager writes a CPU profile of its whole run; empty: none. */
+  profileDir: string;
+  /** Print the delivered count to stderr every this many ms while waiting for it; 0: never. */
+  progressMs: number;
 }
 
 function parseOptions(): Options {
@@ -49,6 +56,9 @@ function parseOptions(): Options {
       'keep-dir': { type: 'boolean', default: false },
       'timeout-s': { type: 'string', default: '600' },
       'log-level': { type: 'string', default: 'warn' },
+      'manager-node-options': { type: 'string', default: '' },
+      'profile-dir': { type: 'string', default: '' },
+      'progress-ms': { type: 'string', default: '0' },
     },
   });
   const positive = (name: string, text: string): number => {
@@ -64,6 +74,9 @@ function parseOptions(): Options {
     keepDir: values['keep-dir'],
     timeoutMs: positive('timeout-s', values['timeout-s']) * 1000,
     logLevel: values['log-level'],
+    managerNodeOptions: values['manager-node-options'],
+    profileDir: values['profile-dir'],
+    progressMs: values['progress-ms'] === '0' ? 0 : positive('progress-ms', values['progress-ms']),
   };
 }
 
@@ -72,6 +85,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-schedule-'));
   const port = await freePort();
+  setManagerEnvironment(opts);
   const manager = ManagerProcess.start({ dir, listenAddr: `127.0.0.1:${port}`, init: true, logLevel: opts.logLevel });
   const control = new Control(manager.socket);
   const nodes: FakeNodeSimulator[] = [];
@@ -97,6 +111,8 @@ async function main(): Promise<void> {
     if (registered !== opts.nodes) throw new Error(`${registered} nodes registered, expected ${opts.nodes}`);
 
     const rssBefore = manager.peakRssBytes();
+    const managerCpuBefore = cpuSeconds(manager.pid);
+    const benchCpuBefore = process.cpuUsage();
     // This process hosts every fake node: if its event loop lags, the nodes (not the manager) are slow.
     const lag = monitorEventLoopDelay({ resolution: 20 });
     lag.enable();
@@ -110,8 +126,14 @@ async function main(): Promise<void> {
     );
     const createdMs = performance.now() - started;
     const held = (): number => nodes.reduce((sum, n) => sum + n.taskCount(), 0);
+    const progress = opts.progressMs > 0
+      ? setInterval(() => console.error(`bench: ${Math.round(performance.now() - started)} ms: ${held()} delivered`), opts.progressMs)
+      : undefined;
     await waitFor('every task to be assigned', () => held() >= opts.tasks, opts.timeoutMs, POLL_MS);
+    clearInterval(progress);
     const assignedMs = performance.now() - started;
+    const managerCpuAssigned = cpuSeconds(manager.pid) - managerCpuBefore;
+    const benchCpuAssigned = process.cpuUsage(benchCpuBefore);
 
     let runningMs: number | undefined;
     if (opts.runTasks) {
@@ -148,6 +170,11 @@ async function main(): Promise<void> {
       tasksPerNode: { min: Math.min(...perNode), max: Math.max(...perNode) },
       assignmentMessages,
       fakeNodesEventLoopLagMaxMs: round(lag.max / 1e6),
+      // CPU time spent until every task was delivered: steadier than wall time on a shared machine.
+      cpuSecondsUntilAssigned: {
+        manager: round(managerCpuAssigned, 2),
+        fakeNodes: round((benchCpuAssigned.user + benchCpuAssigned.system) / 1e6, 2),
+      },
       check: { tasksListed: tasks.length, distinctSlots: slots.size, unplaced },
       raft: { term: cluster.raftTerm, commitIndex: cluster.raftCommitIndex },
       // The machine may be shared: a high load average means the numbers understate shoal.
@@ -171,6 +198,27 @@ async function main(): Promise<void> {
     if (code !== 0) console.error(`bench: the manager exited with ${code}; its log is ${manager.logFile}`);
     if (!opts.keepDir && code === 0) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The manager process inherits this process's environment (and this process starts no other). */
+function setManagerEnvironment(opts: Options): void {
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', opts.managerNodeOptions];
+  if (opts.profileDir !== '') {
+    mkdirSync(opts.profileDir, { recursive: true });
+    process.env.SHOAL_BENCH_PROFILE_DIR = resolve(opts.profileDir);
+    nodeOptions.push(`--import=${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'cpu-profile.js')).href)}`);
+  }
+  const joined = nodeOptions.filter((o) => o !== '').join(' ');
+  if (joined !== '') process.env.NODE_OPTIONS = joined;
+}
+
+/** User plus system CPU time of a process so far (Linux), from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), counted from field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 function round(n: number, digits = 0): number {

@@ -115,6 +115,39 @@ describe('Scheduler', () => {
     expect(perNode).toEqual([400, 400, 400]);
   });
 
+  it('writes each node’s new tasks in one transaction, a few transactions at a time', async () => {
+    const h = harness();
+    const nodeIds = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+    await h.put({ nodes: nodeIds.map((id) => node(id)) });
+    // Per applied transaction: the nodes its placements went to, and how many transactions were
+    // proposed but not yet applied when it was proposed.
+    const transactions: string[][] = [];
+    h.store.watch((events) => {
+      const placed = events.filter((e) => e.kind === 'task' && e.action === 'update' && e.object.status?.state === TaskState.TASK_STATE_ASSIGNED);
+      if (placed.length > 0) transactions.push([...new Set(placed.map((e) => (e.kind === 'task' ? e.object.nodeId : '')))]);
+    });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const write = h.store.update.bind(h.store);
+    h.store.update = async (fn) => {
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      try {
+        return await write(fn);
+      } finally {
+        inFlight--;
+      }
+    };
+    h.scheduler.start();
+    await h.put({ tasks: Array.from({ length: 1800 }, (_, i) => task(`t${i}`, { slot: i + 1 })) });
+    const assigned = (): number => h.store.view((tx) => tx.tasks.all().filter((t) => t.status?.state === TaskState.TASK_STATE_ASSIGNED).length);
+    await h.until('every task assigned', () => assigned() === 1800);
+    // 300 tasks per node, at most 500 per transaction: one node per transaction, never split.
+    expect(transactions).toHaveLength(6);
+    expect(transactions.every((nodes) => nodes.length === 1)).toBe(true);
+    expect(new Set(transactions.flat())).toEqual(new Set(nodeIds));
+    expect(mostInFlight).toBeLessThanOrEqual(4);
+  });
+
   it('explains a task that fits nowhere once, and places it when a node arrives', async () => {
     const h = harness();
     await h.put({ nodes: [node('small', { memoryBytes: GiB })], tasks: [task('t1', { memoryBytes: 2 * GiB })] });

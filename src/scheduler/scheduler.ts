@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   batchMaxDelayMs?: number;
   /** Task updates per store transaction; default 500. */
   tasksPerTransaction?: number;
+  /** Transactions of one pass written at a time; default 4. */
+  transactionsInFlight?: number;
   /** After a write fails for a reason other than a conflict (e.g. not leader), the next pass waits this long (ms); default 1000. */
   failureBackoffMs?: number;
 }
@@ -39,6 +41,7 @@ export class Scheduler {
   private readonly gapMs: number;
   private readonly maxDelayMs: number;
   private readonly perTransaction: number;
+  private readonly inFlight: number;
   private readonly backoffMs: number;
 
   private readonly nodes = new Map<string, NodeInfo>();
@@ -65,6 +68,7 @@ export class Scheduler {
     this.gapMs = opts.batchGapMs ?? 5;
     this.maxDelayMs = opts.batchMaxDelayMs ?? 50;
     this.perTransaction = opts.tasksPerTransaction ?? 500;
+    this.inFlight = opts.transactionsInFlight ?? 4;
     this.backoffMs = opts.failureBackoffMs ?? 1000;
   }
 
@@ -208,12 +212,12 @@ export class Scheduler {
       // Rewriting an unchanged message would fill the log with no-op updates on every retry.
       if (task.status?.message !== message) messages.push({ ...task, status: TaskStatus.fromPartial({ ...task.status, message }) });
     }
-    const assigned = plan.assigned.map((a) => a.task);
-    this.logger.debug({ assigned: assigned.length, unschedulable: plan.unschedulable.length }, 'scheduling pass');
-    await Promise.all([
-      ...chunk(assigned, this.perTransaction).map((part) => this.write(part, true)),
-      ...chunk(messages, this.perTransaction).map((part) => this.write(part, false)),
-    ]);
+    this.logger.debug({ assigned: plan.assigned.length, unschedulable: plan.unschedulable.length }, 'scheduling pass');
+    const writes = [
+      ...packByNode(plan.assigned, this.perTransaction).map((part) => (): Promise<void> => this.write(part, true)),
+      ...chunk(messages, this.perTransaction).map((part) => (): Promise<void> => this.write(part, false)),
+    ];
+    await runLimited(writes, this.inFlight);
   }
 
   /**
@@ -251,6 +255,51 @@ export class Scheduler {
 function placementRelevantChange(before: Node, after: Node): boolean {
   const relevant = (n: Node): string => JSON.stringify([n.role, n.status?.state, n.spec, n.description]);
   return relevant(before) !== relevant(after);
+}
+
+/**
+ * The placements as transactions of at most `size` tasks, each node's tasks together (unless one
+ * node alone has more). A node's assignment set is then complete, and sent to it once, as soon as
+ * its one transaction applies, rather than growing with every transaction of the pass.
+ */
+function packByNode(assigned: readonly { task: Task; nodeId: string }[], size: number): Task[][] {
+  const byNode = new Map<string, Task[]>();
+  for (const { task, nodeId } of assigned) {
+    const tasks = byNode.get(nodeId);
+    if (tasks === undefined) byNode.set(nodeId, [task]);
+    else tasks.push(task);
+  }
+  const parts: Task[][] = [];
+  let part: Task[] = [];
+  for (const tasks of byNode.values()) {
+    if (part.length > 0 && part.length + tasks.length > size) {
+      parts.push(part);
+      part = [];
+    }
+    for (const task of tasks) {
+      if (part.length === size) {
+        parts.push(part);
+        part = [];
+      }
+      part.push(task);
+    }
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/**
+ * Runs the writes with at most `limit` in flight. Written all at once, a pass of 100,000 tasks
+ * commits as one burst that Raft applies in a single synchronous stretch, and no node hears of
+ * its tasks before the whole pass applied; a few at a time, the first nodes get their tasks (and
+ * status reports get a turn) while the rest are still being written.
+ */
+async function runLimited(writes: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < writes.length) await writes[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, writes.length) }, worker));
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -9,7 +9,7 @@
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import type { Service } from '../../proto/gen/objects.js';
-import { ChangeKind, StoreBatch, StoreSnapshot, type StoreTransaction } from '../../proto/gen/store.js';
+import { ChangeKind, StoreBatch, StoreSnapshot, StoreTransaction } from '../../proto/gen/store.js';
 import type { FSM } from '../raft/fsm.js';
 import type { Entry } from '../raft/types.js';
 import { serviceName } from './indexes.js';
@@ -23,6 +23,12 @@ import type { ObjectKind, ReadTx, StoreEvent, StoreObject, StoreWatcher } from '
  */
 export type BatchOutcome = (string | null)[];
 
+/** One transaction of an entry this manager proposed: its bytes, and what decoding them gives if already known. */
+export interface LocalTransaction {
+  bytes: Uint8Array;
+  copy: StoreTransaction | undefined;
+}
+
 /** A change that passed the checks, with the object it replaces or deletes. */
 interface PlannedChange {
   kind: ChangeKind;
@@ -35,6 +41,11 @@ export class StoreFsm implements FSM {
   private lastApplied = 0;
   private readonly watchers = new Set<StoreWatcher>();
   private readonly restoreListeners = new Set<() => void>();
+  /**
+   * Entries this manager proposed, by their bytes (Raft hands the same array back when the entry
+   * applies here; a copy read back from disk or sent by a leader is another array, and is decoded).
+   */
+  private readonly localEntries = new WeakMap<Uint8Array, LocalTransaction[]>();
   private readonly logger: Logger;
 
   constructor(opts: { logger?: Logger } = {}) {
@@ -65,17 +76,34 @@ export class StoreFsm implements FSM {
     return () => this.restoreListeners.delete(listener);
   }
 
+  /**
+   * The proposer's promise about an entry it is about to propose: `transactions` are the entry's,
+   * in order, each with exactly what decoding it gives where that is known (proposal.ts). If
+   * the entry applies here, those copies are applied instead of decoding it again. Each copy is
+   * used once: applying stamps it.
+   */
+  expectLocal(data: Uint8Array, transactions: LocalTransaction[]): void {
+    this.localEntries.set(data, transactions);
+  }
+
   apply(entry: Entry): BatchOutcome {
-    let batch: StoreBatch;
+    const transactions = this.transactionsOf(entry);
+    const outcomes = transactions.map((tx) => this.applyTransaction(tx, entry.index));
+    this.lastApplied = entry.index;
+    return outcomes;
+  }
+
+  private transactionsOf(entry: Entry): StoreTransaction[] {
+    const local = this.localEntries.get(entry.data);
+    if (local !== undefined) this.localEntries.delete(entry.data);
     try {
-      batch = StoreBatch.decode(entry.data);
+      return local === undefined
+        ? StoreBatch.decode(entry.data).transactions
+        : local.map((t) => t.copy ?? StoreTransaction.decode(t.bytes));
     } catch (err) {
       // Thrown on: the Raft node fail-stops rather than diverge from managers that could read it.
       throw new Error(`store: raft entry ${entry.index} is not a StoreBatch: ${(err as Error).message}`);
     }
-    const outcomes = batch.transactions.map((tx) => this.applyTransaction(tx, entry.index));
-    this.lastApplied = entry.index;
-    return outcomes;
   }
 
   snapshot(): Uint8Array {

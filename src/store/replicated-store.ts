@@ -2,9 +2,9 @@
  * The Store every manager loop uses: reads from the local applied state, writes as transactions
  * proposed through a Proposer (Raft in production) in batches, watches fed by the FSM.
  */
-import { StoreTransaction } from '../../proto/gen/store.js';
 import { ProposalBatcher, type BatcherOptions } from './batcher.js';
 import type { StoreFsm } from './fsm.js';
+import { encodeProposal } from './proposal.js';
 import { WriteTransaction } from './write-tx.js';
 import { StoreConflictError, type Proposer, type ReadTx, type Store, type StoreWatcher, type WriteTx } from './types.js';
 
@@ -25,7 +25,7 @@ export class ReplicatedStore implements Store {
   constructor(opts: ReplicatedStoreOptions) {
     this.fsm = opts.fsm;
     this.now = opts.now ?? Date.now;
-    this.batcher = new ProposalBatcher(opts.proposer, opts.batching);
+    this.batcher = new ProposalBatcher(opts.proposer, opts.batching, (data, transactions) => this.fsm.expectLocal(data, transactions));
   }
 
   view<T>(fn: (tx: ReadTx) => T): T {
@@ -44,7 +44,9 @@ export class ReplicatedStore implements Store {
     }
     const changes = tx.finish();
     if (changes.length === 0) return result;
-    const refused = await this.batcher.submit(StoreTransaction.encode({ changes, timestamp }).finish());
+    // Encoded now, while the writer's objects are as the function left them.
+    const { bytes, copy } = encodeProposal(changes, timestamp, this.fsm.current);
+    const refused = await this.batcher.submit(bytes, copy);
     if (refused !== null) throw new StoreConflictError(refused);
     return result;
   }

@@ -3,7 +3,7 @@
  * `remove`, the only ways the state changes. `reader` is the ReadTx over it.
  */
 import type { Service, Task } from '../../proto/gen/objects.js';
-import { ServiceNameIndex, TaskIndexes, slotKey } from './indexes.js';
+import { ServiceNameIndex, TaskIndexes } from './indexes.js';
 import { OBJECT_KINDS, type KindedObject } from './kinds.js';
 import type { ObjectKind, ObjectTypes, ReadTx, ServiceReader, StoreObject, TableReader, TaskReader } from './types.js';
 
@@ -42,8 +42,8 @@ export class StoreState {
       if (previous !== undefined) this.serviceNames.remove(previous as Service);
       this.serviceNames.add(entry.object);
     } else if (entry.kind === 'task') {
-      if (previous !== undefined) this.taskIndexes.remove(previous as Task);
-      this.taskIndexes.add(entry.object);
+      if (previous !== undefined) this.taskIndexes.replace(previous as Task, entry.object);
+      else this.taskIndexes.add(entry.object);
     }
   }
 
@@ -107,7 +107,7 @@ class StateTaskReader extends MapTableReader<Task> implements TaskReader {
   }
 
   bySlot(serviceId: string, slot: number): Task[] {
-    return [...this.indexes.bySlot.values(slotKey(serviceId, slot))];
+    return [...this.indexes.bySlot.values(serviceId, slot)];
   }
 
   pending(): Task[] {

@@ -10,7 +10,7 @@
  */
 import type { Service, Task } from '../../proto/gen/objects.js';
 import { ChangeKind, type StoreChange } from '../../proto/gen/store.js';
-import { ServiceNameIndex, TaskIndexes, serviceName, slotKey } from './indexes.js';
+import { ServiceNameIndex, TaskIndexes, serviceName } from './indexes.js';
 import { metaOnly, toStoreObject, type KindedObject } from './kinds.js';
 import type { StoreState } from './state.js';
 import {
@@ -243,8 +243,7 @@ class OverlayTasks extends OverlayTable<'task'> implements TaskReader {
   }
 
   bySlot(serviceId: string, slot: number): Task[] {
-    const key = slotKey(serviceId, slot);
-    return this.merge(this.stored.bySlot.values(key), this.writtenIndexes().bySlot.values(key));
+    return this.merge(this.stored.bySlot.values(serviceId, slot), this.writtenIndexes().bySlot.values(serviceId, slot));
   }
 
   pending(): Task[] {

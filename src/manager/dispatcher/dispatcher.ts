@@ -19,13 +19,13 @@ import {
   type UpdateTaskStatusRequest,
   type UpdateTaskStatusResponse,
 } from '../../../proto/gen/dispatcher.js';
-import { NodeState } from '../../../proto/gen/objects.js';
+import { NodeState, type Task } from '../../../proto/gen/objects.js';
 import { systemClock, type Clock, type TimerHandle } from '../../common/clock.js';
 import { newId } from '../../common/ids.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { NotLeaderError, type Store, type StoreEvent } from '../../store/types.js';
 import { DEFAULT_HEARTBEAT_PERIOD_MS } from '../cluster-object.js';
-import { assignmentKey, assignmentsOf } from './assignments.js';
+import { assignmentKey, assignmentsOf, isAssigned } from './assignments.js';
 import { notLeaderStatus } from './leader-hint.js';
 import { markNodeDown, registerNode, UnknownNodeError } from './node-records.js';
 import { updateWithRetry } from './store-retry.js';
@@ -205,6 +205,8 @@ export class Dispatcher {
   private onStoreEvents(events: readonly StoreEvent[]): void {
     for (const event of events) {
       if (event.kind === 'task') {
+        // Most task updates are the node's own status reports, which leave its assignment set as it was.
+        if (event.action === 'update' && !movesAssignments(event.old, event.object)) continue;
         this.taskChanged(event.object.nodeId);
         if (event.action === 'update' && event.old.nodeId !== event.object.nodeId) this.taskChanged(event.old.nodeId);
       } else if (event.kind === 'node' && event.action === 'delete') {
@@ -312,6 +314,11 @@ export class Dispatcher {
     if (err instanceof UnknownNodeError) return { code: grpc.status.NOT_FOUND, details: err.message };
     return { code: grpc.status.UNAVAILABLE, details: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** Whether an update can change what assignmentKey says about the node's set (which tasks, at which desired state). */
+function movesAssignments(before: Task, after: Task): boolean {
+  return before.nodeId !== after.nodeId || before.desiredState !== after.desiredState || isAssigned(before) !== isAssigned(after);
 }
 
 /** "127.0.0.1:50312" → "127.0.0.1", "[::1]:50312" → "::1"; anything else unchanged. */
