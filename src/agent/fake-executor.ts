@@ -20,7 +20,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { HealthState, type Task } from '../../proto/gen/objects.js';
 import { hasHealthcheck } from '../manager/orchestrator/task.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Executor, TaskExit, TaskInspection } from './executor.js';
 import { isAlive, readProcStat } from './proc-stat.js';
 

@@ -1,7 +1,7 @@
 /**
  * What the agent keeps in its state directory so that a restart resumes where it stopped: its node
  * id (to re-register as the same node), the managers it knows, and each assigned task with the
- * last status the agent gave it. The file is rewritten whole and atomically (atomic-file.ts), a
+ * last status the agent gave it. The file is rewritten whole and atomically (src/common/atomic-file.ts), a
  * short while after a change so a burst of task steps costs one write.
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Task, TaskStatus } from '../../proto/gen/objects.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export const STATE_FILE = 'agent-state.json';
 const FORMAT_VERSION = 1;

@@ -15,7 +15,7 @@ import { readCertificate } from '../../common/pki/certificate.js';
 import { createCsr } from '../../common/pki/csr.js';
 import { generateKeyPair, privateKeyFromPem, privateKeyToPem, samePublicKey } from '../../common/pki/keys.js';
 import { pemBlocks, toPem } from '../../common/pki/pem.js';
-import { writeFileAtomicSync } from '../../common/pki/private-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 import { grpcChannelCredentials, joiningChannelCredentials, MANAGER_CHANNEL_OPTIONS, unverifiedChannelCredentials } from './grpc-credentials.js';
 import { rootCAOf } from './ca-state.js';
 import { issueNodeCertificate, nodeIdentityOf, type IssueOptions, type NodeIdentity } from './issuer.js';

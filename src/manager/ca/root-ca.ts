@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createSelfSignedCertificate } from '../../common/pki/certificate.js';
 import { generateKeyPair, privateKeyFromPem, privateKeyToPem, samePublicKey } from '../../common/pki/keys.js';
 import { fromPem } from '../../common/pki/pem.js';
-import { writeFileAtomicSync } from '../../common/pki/private-file.js';
+import { writeFileAtomicSync } from '../../common/atomic-file.js';
 
 export const ROOT_CA_COMMON_NAME = 'shoal-root-ca';
 export const ROOT_CA_LIFETIME_YEARS = 20;
