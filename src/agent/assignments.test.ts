@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HealthState, Task, TaskState, TaskStatus } from '../../proto/gen/objects.js';
 import { silentLogger } from '../common/logger.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { initialStatus, isAhead, planAssignments, TaskSet } from './assignments.js';
 import { TaskController } from './task-controller.js';
 import { ScriptedExecutor } from './testing/scripted-executor.js';
@@ -50,7 +50,7 @@ describe('isAhead', () => {
 describe('TaskSet', () => {
   function setup() {
     const executor = new ScriptedExecutor();
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     let changes = 0;
     const set = new TaskSet({
       logger: silentLogger,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Task, TaskState, TaskStatus } from '../../proto/gen/objects.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { loadAgentState, STATE_FILE, StateFileError, StateWriter, type AgentState } from './state.js';
 
 const dirs: string[] = [];
@@ -53,7 +53,7 @@ describe('agent state', () => {
 
   it('writes once for a burst of changes, after the quiet time, with the state as of the write', async () => {
     const dir = tempDir();
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     let state: AgentState = { nodeId: 'a', managers: [], tasks: [] };
     let snapshots = 0;
     const writer = new StateWriter({ stateDir: dir, clock, delayMs: 50, snapshot: () => (snapshots++, state) });
@@ -78,7 +78,7 @@ describe('agent state', () => {
 
   it('writes nothing after close', async () => {
     const dir = tempDir();
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const state = sample();
     const writer = new StateWriter({ stateDir: dir, clock, snapshot: () => state });
     await writer.close();

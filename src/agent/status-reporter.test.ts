@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
 import { TaskState, type TaskStatus } from '../../proto/gen/objects.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { StatusReporter } from './status-reporter.js';
 
 const status = (state: TaskState): TaskStatus => ({ state, timestamp: 1, message: '', err: '', exitCode: 0, health: 0, containerId: '', pid: 0 });
@@ -30,7 +30,7 @@ const summary = (updates: TaskStatusUpdate[]) => updates.map((u) => `${u.taskId}
 
 describe('StatusReporter', () => {
   it('gathers reports for one batch period and keeps only each task\'s newest', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const fake = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 100 });
     reporter.online(fake.send);
@@ -46,7 +46,7 @@ describe('StatusReporter', () => {
   });
 
   it('sends at once when a full batch is waiting, one call at a time', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const fake = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 100, maxBatch: 3 });
     reporter.online(fake.send);
@@ -62,7 +62,7 @@ describe('StatusReporter', () => {
   });
 
   it('puts a refused batch back and retries it, unless newer reports replaced it', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const fake = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 10, retryMs: 500 });
     reporter.online(fake.send);
@@ -82,7 +82,7 @@ describe('StatusReporter', () => {
   });
 
   it('waits out the retry pause after a failure even when a full batch is waiting', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const fake = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 10, maxBatch: 2, retryMs: 500 });
     reporter.online(fake.send);
@@ -97,7 +97,7 @@ describe('StatusReporter', () => {
   });
 
   it('holds reports while offline and sends them on the next session', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const first = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 10 });
     reporter.report('a', status(TaskState.TASK_STATE_RUNNING));
@@ -113,7 +113,7 @@ describe('StatusReporter', () => {
   });
 
   it('never replaces a queued status with an older one', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const fake = new FakeSend();
     const reporter = new StatusReporter({ clock, batchMs: 10 });
     reporter.report('a', status(TaskState.TASK_STATE_FAILED));

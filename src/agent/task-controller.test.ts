@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HealthState, Task, TaskState, TaskStatus } from '../../proto/gen/objects.js';
 import { silentLogger } from '../common/logger.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { exitError, nextAction, TaskController, type ControllerView } from './task-controller.js';
 import { ScriptedExecutor } from './testing/scripted-executor.js';
 
@@ -25,7 +25,7 @@ function task(id = 't1', extra: Partial<Task> = {}): Task {
 
 /** A controller over a ScriptedExecutor and a manual clock, recording what it reports. */
 function setup(t: Task = task(), initial: Partial<TaskStatus> = { state: S.TASK_STATE_ASSIGNED }, executor = new ScriptedExecutor()) {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const reports: TaskStatus[] = [];
   const controller = new TaskController(t, TaskStatus.fromPartial(initial), {
     executor,

@@ -4,7 +4,7 @@ import { silentLogger } from '../common/logger.js';
 import type { Configuration, Server } from '../raft/types.js';
 import { createTestStore } from '../store/testing/index.js';
 import type { ReplicatedStore } from '../store/replicated-store.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { RoleManager, type RaftMembership } from './role-manager.js';
 
 /**
@@ -99,7 +99,7 @@ async function setup(servers: Server[], nodes: Node[], removed: string[] = []) {
     for (const node of nodes) tx.nodes.create(node);
   });
   const membership = new FakeRaftMembership('m1', servers);
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const start = () => {
     const roles = new RoleManager({ store, membership, clock, logger: silentLogger, intervalMs: 1_000, catchUpEntries: 100 });
     running.push(roles);

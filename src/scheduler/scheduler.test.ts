@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeAvailability, NodeState, TaskState, type Node, type Task } from '../../proto/gen/objects.js';
-import { ManualClock } from '../../test/support/manual-clock.js';
+import { FakeClock } from '../common/testing/fake-clock.js';
 import { silentLogger } from '../common/logger.js';
 import { createTestStore } from '../store/testing/index.js';
 import { NotLeaderError, type Store } from '../store/types.js';
@@ -11,7 +11,7 @@ import { GiB, makeNode, makeTask, runningTask, type NodeOptions, type TaskOption
 interface Harness {
   store: Store;
   scheduler: Scheduler;
-  clock: ManualClock;
+  clock: FakeClock;
   /** How many transactions the scheduler itself proposed. */
   writes(): number;
   put(objects: { nodes?: Node[]; tasks?: Task[] }): Promise<void>;
@@ -31,7 +31,7 @@ type TestStore = ReturnType<typeof createTestStore>;
 
 function harness(): Harness & Pick<TestStore, 'proposer' | 'fsm'> {
   const { store, proposer, fsm } = createTestStore();
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   let writes = 0;
   const counting: Store = {
     view: (fn) => store.view(fn),

@@ -7,7 +7,7 @@ import {
   type TaskStatusUpdate,
 } from '../../../proto/gen/dispatcher.js';
 import { Cluster, HealthState, NodeState, Task, TaskState, type Node } from '../../../proto/gen/objects.js';
-import { ManualClock } from '../../../test/support/manual-clock.js';
+import { FakeClock } from '../../common/testing/fake-clock.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import type { FakeProposer } from '../../store/testing/fake-proposer.js';
 import { createTestStore } from '../../store/testing/test-store.js';
@@ -21,7 +21,7 @@ const LEADER = '10.0.0.9:4242';
 interface Harness {
   store: ReplicatedStore;
   proposer: FakeProposer;
-  clock: ManualClock;
+  clock: FakeClock;
   dispatcher: Dispatcher;
   client: DispatcherClient;
 }
@@ -43,7 +43,7 @@ async function harness(active = true): Promise<Harness> {
   await store.update((tx) =>
     tx.clusters.create(Cluster.fromPartial({ meta: { id: 'cluster' }, spec: { heartbeatPeriodMs: PERIOD_MS, taskHistoryRetentionLimit: 5 } })),
   );
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const dispatcher = new Dispatcher({ store, clock, leaderAddress: () => LEADER, managerAddresses: () => ['127.0.0.1:1'] });
   const server = new grpc.Server();
   server.addService(DispatcherService, dispatcher.implementation);

@@ -22,7 +22,7 @@ import type { Store } from '../../../store/types.js';
 import { Orchestration } from '../index.js';
 import type { LoopDeps } from '../loop.js';
 import { isRunnable } from '../task.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../../common/testing/fake-clock.js';
 import { FakeTaskDriver } from './fake-task-driver.js';
 
 export interface NodeOptions {

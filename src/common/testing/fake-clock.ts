@@ -2,7 +2,7 @@
  * A fake Clock for tests: time stands still until `advance` moves it, and timers fire then, in
  * order, synchronously. `wall()` is a wall clock (ms since the epoch) that moves with it.
  */
-import type { Clock, TimerHandle } from '../../../common/clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 
 interface Timer {
   at: number;
