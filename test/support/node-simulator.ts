@@ -293,6 +293,9 @@ export class FakeNodeSimulator {
         // A manager that died should be retried on our schedule, not gRPC's long back-off.
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
+        // Every fake node of this process shares one HTTP/2 connection per manager; the default
+        // 64 KiB window would throttle a thousand nodes' assignment streams to one node's share.
+        'grpc-node.flow_control_window': 16 * 1024 * 1024,
       });
       this.clients.set(address, client);
     }
