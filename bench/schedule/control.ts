@@ -3,13 +3,14 @@ import { credentials } from '@grpc/grpc-js';
 import {
   ControlClient,
   type GetClusterResponse,
+  type GetJoinTokenResponse,
   type ListNodesResponse,
   type ListServicesResponse,
   type ListTasksRequest,
   type ListTasksResponse,
   type ServiceResponse,
 } from '../../proto/gen/control.js';
-import type { ServiceSpec } from '../../proto/gen/objects.js';
+import { NodeRole, type ServiceSpec } from '../../proto/gen/objects.js';
 
 type Callback<T> = (err: Error | null, value: T) => void;
 
@@ -27,6 +28,10 @@ export class Control {
 
   getCluster(): Promise<GetClusterResponse> {
     return call((cb) => this.client.getCluster({}, cb));
+  }
+
+  workerJoinToken(): Promise<string> {
+    return call<GetJoinTokenResponse>((cb) => this.client.getJoinToken({ role: NodeRole.NODE_ROLE_WORKER, rotate: false }, cb)).then((r) => r.token);
   }
 
   listNodes(): Promise<ListNodesResponse> {

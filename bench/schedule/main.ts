@@ -1,16 +1,17 @@
 /**
- * bench/schedule: how fast one manager places a large service.
+ * bench/schedule: how fast one manager places a large service, and runs it.
  *
- *   npm run bench:schedule -- --nodes 1000 --tasks 100000 --json
+ *   npm run bench:schedule -- --nodes 1000 --tasks 100000 --json   (goal: placements/s)
+ *   npm run bench:scale -- --nodes 1000 --tasks 100000 --json      (goal: tasks/s until RUNNING)
  *
  * Starts one real manager process (fresh state directory, real WAL, every store write committed
- * through Raft), connects --nodes fake nodes (FakeNodeSimulator, in this process) through the
- * dispatcher, creates one replicated service of --tasks replicas through the Control API, and
- * measures the time from the create call until every task is ASSIGNED and delivered: the fake
- * nodes count what their assignment sets hold, so polling costs the manager nothing. Unless
- * --no-run-tasks, the nodes also run their tasks, so the manager takes their status
- * reports meanwhile, as it would in production; the time until all are RUNNING is reported too.
- * Prints one JSON object (--json) or a short summary.
+ * through Raft), joins --nodes fake nodes (FakeNodeSimulator, in this process) with the worker
+ * token, each with its own certificate and its own mutual-TLS connection, measures what their
+ * heartbeats cost the manager while nothing else happens, then creates one replicated service of
+ * --tasks replicas through the Control API and measures the time from the create call until every
+ * task is ASSIGNED and delivered (the fake nodes count what their assignment sets hold, so polling
+ * costs the manager nothing) and, unless --no-run-tasks, until every task reports RUNNING.
+ * `--goal` says which of the two the goal applies to. Prints one JSON object (--json) or a summary.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,20 +19,26 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ServiceSpec, TaskState } from '../../proto/gen/objects.js';
+import { NodeRole, ServiceSpec, TaskState } from '../../proto/gen/objects.js';
 import { FakeNodeSimulator } from '../../test/support/node-simulator.js';
 import { freePort, ManagerProcess } from '../../test/support/manager-process.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { Control } from './control.js';
 
+/** Issue 3: placements per second (every task ASSIGNED and delivered). */
 const GOAL_PLACEMENTS_PER_SECOND = 10_000;
+/** Issue 4: tasks per second from service create until every task reports RUNNING. */
+const GOAL_RUNNING_PER_SECOND = 4_000;
 const GOAL_PEAK_RSS_BYTES = 1024 ** 3;
 /** Nodes registering at once: enough to be quick, few enough not to time out a busy manager. */
 const REGISTRATION_WAVE = 100;
 const POLL_MS = 20;
 
 interface Options {
+  goal: 'schedule' | 'scale';
   nodes: number;
+  /** How long the idle cluster is watched to measure what heartbeats cost the manager. */
+  idleSeconds: number;
   tasks: number;
   json: boolean;
   runTasks: boolean;
@@ -49,6 +56,8 @@ interface Options {
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
+      goal: { type: 'string', default: 'schedule' },
+      'idle-s': { type: 'string', default: '10' },
       nodes: { type: 'string', default: '1000' },
       tasks: { type: 'string', default: '100000' },
       json: { type: 'boolean', default: false },
@@ -66,7 +75,11 @@ function parseOptions(): Options {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
     return n;
   };
+  if (values.goal !== 'schedule' && values.goal !== 'scale') throw new Error(`--goal ${values.goal}: use schedule or scale`);
+  if (values.goal === 'scale' && values['no-run-tasks']) throw new Error('--goal scale measures running tasks: drop --no-run-tasks');
   return {
+    goal: values.goal,
+    idleSeconds: positive('idle-s', values['idle-s']),
     nodes: positive('nodes', values.nodes),
     tasks: positive('tasks', values.tasks),
     json: values.json,
@@ -95,9 +108,11 @@ async function main(): Promise<void> {
       return control.getCluster().then((c) => c.cluster !== undefined, () => false);
     }, 30_000, 50);
 
+    const joinToken = await control.workerJoinToken();
     for (let i = 0; i < opts.nodes; i++) {
       nodes.push(new FakeNodeSimulator({
         managers: [manager.address],
+        joinToken,
         hostname: `fake-${String(i).padStart(5, '0')}`,
         runTasks: opts.runTasks,
         stepDelayMs: 20,
@@ -107,9 +122,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < nodes.length; i += REGISTRATION_WAVE) {
       await Promise.all(nodes.slice(i, i + REGISTRATION_WAVE).map((n) => n.start()));
     }
-    const registered = (await control.listNodes()).nodes.length;
+    // The manager itself is listed too, as a node of its own.
+    const registered = (await control.listNodes()).nodes.filter((n) => n.spec?.desiredRole !== NodeRole.NODE_ROLE_MANAGER).length;
     if (registered !== opts.nodes) throw new Error(`${registered} nodes registered, expected ${opts.nodes}`);
 
+    const heartbeat = await measureHeartbeats(manager.pid, nodes, opts.idleSeconds);
     const rssBefore = manager.peakRssBytes();
     const managerCpuBefore = cpuSeconds(manager.pid);
     const benchCpuBefore = process.cpuUsage();
@@ -156,8 +173,14 @@ async function main(): Promise<void> {
     const cluster = await control.getCluster();
 
     const placementsPerSecond = opts.tasks / (assignedMs / 1000);
+    const runningPerSecond = runningMs === undefined ? undefined : opts.tasks / (runningMs / 1000);
+    const goal =
+      opts.goal === 'schedule'
+        ? { placementsPerSecond: GOAL_PLACEMENTS_PER_SECOND, peakRssMiB: GOAL_PEAK_RSS_BYTES / 1024 ** 2, met: placementsPerSecond >= GOAL_PLACEMENTS_PER_SECOND && peakRss < GOAL_PEAK_RSS_BYTES }
+        : { runningTasksPerSecond: GOAL_RUNNING_PER_SECOND, peakRssMiB: GOAL_PEAK_RSS_BYTES / 1024 ** 2, met: (runningPerSecond ?? 0) >= GOAL_RUNNING_PER_SECOND && peakRss < GOAL_PEAK_RSS_BYTES };
     const result = {
-      benchmark: 'schedule',
+      benchmark: opts.goal,
+      transport: 'mutual TLS, one connection per node',
       nodes: opts.nodes,
       tasks: opts.tasks,
       nodesRunTasks: opts.runTasks,
@@ -165,8 +188,10 @@ async function main(): Promise<void> {
       allAssignedSeconds: round(assignedMs / 1000, 3),
       placementsPerSecond: Math.round(placementsPerSecond),
       allRunningSeconds: runningMs === undefined ? null : round(runningMs / 1000, 3),
+      runningTasksPerSecond: runningPerSecond === undefined ? null : Math.round(runningPerSecond),
       managerPeakRssMiB: round(peakRss / 1024 ** 2, 1),
       managerRssBeforeCreateMiB: round(rssBefore / 1024 ** 2, 1),
+      heartbeat,
       tasksPerNode: { min: Math.min(...perNode), max: Math.max(...perNode) },
       assignmentMessages,
       fakeNodesEventLoopLagMaxMs: round(lag.max / 1e6),
@@ -179,17 +204,13 @@ async function main(): Promise<void> {
       raft: { term: cluster.raftTerm, commitIndex: cluster.raftCommitIndex },
       // The machine may be shared: a high load average means the numbers understate shoal.
       loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0], 2) },
-      goal: {
-        placementsPerSecond: GOAL_PLACEMENTS_PER_SECOND,
-        peakRssMiB: GOAL_PEAK_RSS_BYTES / 1024 ** 2,
-        met: placementsPerSecond >= GOAL_PLACEMENTS_PER_SECOND && peakRss < GOAL_PEAK_RSS_BYTES,
-      },
+      goal,
     };
     if (opts.json) console.log(JSON.stringify(result));
     else {
       console.log(`${opts.tasks} tasks on ${opts.nodes} nodes: all assigned in ${result.allAssignedSeconds} s ` +
         `(${result.placementsPerSecond} placements/s), manager peak RSS ${result.managerPeakRssMiB} MiB` +
-        (runningMs === undefined ? '' : `, all running in ${result.allRunningSeconds} s`));
+        (runningMs === undefined ? '' : `, all running in ${result.allRunningSeconds} s (${result.runningTasksPerSecond} tasks/s)`));
     }
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -210,6 +231,26 @@ function setManagerEnvironment(opts: Options): void {
   }
   const joined = nodeOptions.filter((o) => o !== '').join(' ');
   if (joined !== '') process.env.NODE_OPTIONS = joined;
+}
+
+/**
+ * What heartbeats cost the manager: its CPU time over `seconds` of an idle cluster (nodes joined,
+ * no service yet), against the heartbeats the nodes had answered meanwhile.
+ */
+async function measureHeartbeats(pid: number, nodes: readonly FakeNodeSimulator[], seconds: number) {
+  const answered = (): number => nodes.reduce((sum, n) => sum + n.status().heartbeatsAnswered, 0);
+  const cpuBefore = cpuSeconds(pid);
+  const before = answered();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const count = answered() - before;
+  return {
+    idleSeconds: seconds,
+    heartbeats: count,
+    perSecond: round(count / seconds, 1),
+    managerCpuPercent: round((cpu / seconds) * 100, 1),
+    managerCpuMsPerHeartbeat: count === 0 ? null : round((cpu * 1000) / count, 3),
+  };
 }
 
 /** User plus system CPU time of a process so far (Linux), from /proc/PID/stat. */

@@ -254,7 +254,7 @@ describe('shoal cluster join-token', () => {
     const worker = await shoal('cluster', 'join-token', 'worker');
     expect(worker.code).toBe(0);
     expect(worker.stdout).toBe(
-      'To add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token SHTKN-1-fakedigest-worker0\n',
+      'To add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token SHTKN-1-fakedigest-worker0 --state-dir DIR\n',
     );
     const manager = await shoal('cluster', 'join-token', '-q', 'manager');
     expect(manager.stdout).toBe('SHTKN-1-fakedigest-manager0\n');
@@ -266,7 +266,7 @@ describe('shoal cluster join-token', () => {
     expect(r.code).toBe(0);
     expect(fake.joinTokens.worker).not.toBe(before);
     expect(r.stdout).toBe(
-      `Successfully rotated worker join token.\n\nTo add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token ${fake.joinTokens.worker}\n`,
+      `Successfully rotated worker join token.\n\nTo add a worker to this cluster, run the following command:\n\n    shoal worker --join 127.0.0.1:4242 --token ${fake.joinTokens.worker} --state-dir DIR\n`,
     );
     expect(fake.joinTokens.manager).toBe('SHTKN-1-fakedigest-manager0');
   });

@@ -3,7 +3,16 @@
  * socket), and a promise-returning wrapper over the generated gRPC client whose failures are
  * `ApiError`s carrying one readable line.
  */
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  Metadata,
+  status,
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import {
   ControlClient,
   type GetClusterResponse,
@@ -16,6 +25,7 @@ import {
   type UpdateServiceRequest,
 } from '../../proto/gen/control.js';
 import type { Node, NodeRole, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
+import { grpcChannelCredentials, loadNodeCredentials, MANAGER_CHANNEL_OPTIONS, NODE_CREDENTIALS_FILE } from '../../src/manager/ca/index.js';
 import { CliError, UsageError } from './errors.js';
 
 export const DEFAULT_HOST = 'unix:///var/run/shoal/shoal.sock';
@@ -58,6 +68,24 @@ export interface NodeDetails {
   readonly managerStatus: ManagerStatus | undefined;
 }
 
+/**
+ * A manager's port serves Control over mutual TLS to manager certificates only: the CLI presents
+ * the node credentials of a manager (its state directory, readable by root alone).
+ */
+function managerTls(host: string, certPath: string | undefined): { channelCredentials: ChannelCredentials; options: ChannelOptions } {
+  if (!certPath) {
+    throw new UsageError(`${host} is a manager's TLS port: set SHOAL_CERT_PATH to a directory holding a manager's ${NODE_CREDENTIALS_FILE} (its --state-dir), or use the manager's unix socket`);
+  }
+  let creds;
+  try {
+    creds = loadNodeCredentials(certPath);
+  } catch (err) {
+    throw new CliError(`SHOAL_CERT_PATH: ${(err as Error).message}`);
+  }
+  if (creds === undefined) throw new CliError(`SHOAL_CERT_PATH: ${certPath} holds no ${NODE_CREDENTIALS_FILE}`);
+  return { channelCredentials: grpcChannelCredentials(creds), options: MANAGER_CHANNEL_OPTIONS };
+}
+
 type Unary<Req, Res> = (
   request: Req,
   metadata: Metadata,
@@ -71,9 +99,15 @@ const CALL_TIMEOUT_MS = 30_000;
 export class ControlApi {
   private readonly client: ControlClient;
 
-  constructor(readonly host: string) {
+  /** `certPath`: for a tcp:// host, the directory holding a manager's node-credentials.pem (SHOAL_CERT_PATH). */
+  constructor(
+    readonly host: string,
+    certPath?: string,
+  ) {
+    const target = grpcTarget(host);
+    const { channelCredentials, options } = host.startsWith('tcp://') ? managerTls(host, certPath) : { channelCredentials: credentials.createInsecure(), options: {} };
     // No receive limit: `service ps` of a service with 100,000 tasks is tens of megabytes.
-    this.client = new ControlClient(grpcTarget(host), credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+    this.client = new ControlClient(target, channelCredentials, { ...options, 'grpc.max_receive_message_length': -1 });
   }
 
   close(): void {

@@ -81,7 +81,7 @@ const joinToken: Command = {
     lines.push(
       `To add a ${roleName} to this cluster, run the following command:`,
       '',
-      `    shoal ${roleName} --join ${managerAddresses[0] ?? 'MANAGER-ADDRESS'} --token ${token}`,
+      `    shoal ${roleName} --join ${managerAddresses[0] ?? 'MANAGER-ADDRESS'} --token ${token} --state-dir DIR${roleName === 'manager' ? ' --listen-addr HOST:PORT' : ''}`,
       '',
     );
     ctx.io.out.write(lines.join('\n'));

@@ -103,7 +103,7 @@ export async function runGroup(group: CommandGroup, argv: readonly string[], io:
       io,
       flags,
       args,
-      api: () => (api ??= new ControlApi(host)),
+      api: () => (api ??= new ControlApi(host, io.env.SHOAL_CERT_PATH)),
     };
     return await command.run(ctx);
   } catch (error) {

@@ -1,25 +1,37 @@
 /** `shoal manager` flags → ManagerOptions (without the logger). */
 import { parseArgs } from 'node:util';
+import { isHostPort } from '../../src/common/host-port.js';
 import { DEFAULT_SOCKET_PATH } from '../../src/manager/control-socket.js';
 import type { ManagerOptions } from '../../src/manager/manager.js';
 import { parseDuration } from '../cli/units.js';
 
-export const usage = `Usage: shoal manager --state-dir DIR --listen-addr HOST:PORT [OPTIONS]
+export const usage = `Usage: shoal manager --state-dir DIR --listen-addr HOST:PORT (--init | --join HOST:PORT --token TOKEN) [OPTIONS]
 
 Run a manager: a Raft member that keeps the cluster's state and, while it leads, schedules and
-orchestrates tasks. The Control and Dispatcher services are served on the listen address; the
-Control service also on the unix socket.
+orchestrates tasks. The listen address serves Raft, the Dispatcher (worker sessions), the node CA
+and (for other managers) the Control service, all over mutual TLS; people reach the Control
+service on the unix socket.
+
+The first start needs --init (create a new cluster, its root CA and join tokens) or --join with a
+manager join token (from 'shoal cluster join-token manager'); later starts on the same state
+directory need neither.
 
 Options:
-      --state-dir DIR             Where Raft state and the node id live (required)
-      --listen-addr HOST:PORT     Raft, Control and Dispatcher port (required)
+      --state-dir DIR             Where the node credentials and Raft state live (required)
+      --listen-addr HOST:PORT     Raft, Dispatcher, CA and Control port (required)
       --advertise-addr HOST:PORT  The address others reach this manager at (default: listen address)
       --socket PATH               Control socket (default ${DEFAULT_SOCKET_PATH})
       --init                      Create a new cluster if the state directory is empty
-      --node-id ID                This manager's id on first start (default: random)
-      --bootstrap ID=HOST:PORT,...  Founding managers of a static cluster, this one included;
-                                  start every one with the same list and --init
+      --node-id ID                This manager's id when it creates the cluster (default: random)
+      --join HOST:PORT            Join the cluster of the manager at this address
+      --token TOKEN               The manager join token for --join (or $SHOAL_JOIN_TOKEN)
       --heartbeat-period DURATION Node heartbeat period written into a new cluster (default 5s)
+      --cert-expiry DURATION      Node certificate lifetime written into a new cluster
+                                  (default 2160h, 90 days); nodes renew theirs at half of it
+      --force-new-cluster         Recover from a lost quorum: restart this manager, with its state,
+                                  as the only member of the cluster. Use it once, only when the
+                                  other managers are gone for good, and never restart them on
+                                  their old state; they rejoin with --join on empty directories
       --log-level LEVEL           trace, debug, info, warn, error (default info)
 `;
 
@@ -41,8 +53,11 @@ export function parseManagerFlags(argv: string[]): ParsedManagerFlags {
         socket: { type: 'string' },
         init: { type: 'boolean', default: false },
         'node-id': { type: 'string' },
-        bootstrap: { type: 'string' },
+        join: { type: 'string' },
+        token: { type: 'string' },
+        'cert-expiry': { type: 'string' },
         'heartbeat-period': { type: 'string' },
+        'force-new-cluster': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -57,6 +72,15 @@ export function parseManagerFlags(argv: string[]): ParsedManagerFlags {
   if (!listenAddr) throw new UsageError('--listen-addr is required');
   checkHostPort('--listen-addr', listenAddr);
   if (values['advertise-addr'] !== undefined) checkHostPort('--advertise-addr', values['advertise-addr']);
+  if (values.join !== undefined) checkHostPort('--join', values.join);
+  const token = values.token ?? process.env.SHOAL_JOIN_TOKEN;
+  if (values.join !== undefined && !token) throw new UsageError('--join needs --token (or $SHOAL_JOIN_TOKEN): the manager join token');
+  if (values.token !== undefined && values.join === undefined) throw new UsageError('--token goes with --join');
+  if (values.init && values.join !== undefined) throw new UsageError('--init creates a new cluster and --join joins one: give one of them');
+  if (values['node-id'] !== undefined && values.join !== undefined) throw new UsageError('--node-id applies to --init: a joining manager is named by the cluster');
+  if (values['force-new-cluster'] && (values.init || values.join !== undefined)) {
+    throw new UsageError('--force-new-cluster recovers an existing manager: it cannot be combined with --init or --join');
+  }
   const logLevel = values['log-level'];
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel}: use trace, debug, info, warn or error`);
@@ -71,20 +95,12 @@ export function parseManagerFlags(argv: string[]): ParsedManagerFlags {
       socketPath: values.socket ?? DEFAULT_SOCKET_PATH,
       init: values.init,
       nodeId: values['node-id'],
-      bootstrap: values.bootstrap === undefined ? undefined : parseBootstrap(values.bootstrap),
+      join: values.join === undefined ? undefined : { address: values.join, token: token ?? '' },
       heartbeatPeriodMs: values['heartbeat-period'] === undefined ? undefined : parseHeartbeat(values['heartbeat-period']),
+      certExpiryMs: values['cert-expiry'] === undefined ? undefined : parseCertExpiry(values['cert-expiry']),
+      forceNewCluster: values['force-new-cluster'],
     },
   };
-}
-
-function parseBootstrap(text: string): { id: string; address: string }[] {
-  return text.split(',').map((part) => {
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--bootstrap: expected ID=HOST:PORT, got "${part}"`);
-    const address = part.slice(eq + 1);
-    checkHostPort('--bootstrap', address);
-    return { id: part.slice(0, eq), address };
-  });
 }
 
 function parseHeartbeat(text: string): number {
@@ -98,10 +114,17 @@ function parseHeartbeat(text: string): number {
   return ms;
 }
 
-function checkHostPort(flag: string, address: string): void {
-  const colon = address.lastIndexOf(':');
-  const port = Number(address.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
+function parseCertExpiry(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--cert-expiry: ${(err as Error).message}`);
   }
+  if (ms < 60 * 60 * 1000) throw new UsageError(`--cert-expiry ${text}: must be at least 1h`);
+  return ms;
+}
+
+function checkHostPort(flag: string, address: string): void {
+  if (!isHostPort(address, 0)) throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
 }

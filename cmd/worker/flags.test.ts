@@ -6,9 +6,10 @@ const required = ['--join', '127.0.0.1:4242', '--state-dir', '/tmp/w'];
 
 describe('shoal worker flags', () => {
   it('needs a manager to join and a state directory, and defaults the rest', () => {
-    expect(parseWorkerFlags(required)).toEqual({
+    expect(parseWorkerFlags(required, {})).toEqual({
       help: false,
       managers: ['127.0.0.1:4242'],
+      joinToken: undefined,
       stateDir: '/tmp/w',
       executor: 'fake',
       fakeConfigFile: undefined,
@@ -35,8 +36,14 @@ describe('shoal worker flags', () => {
     });
   });
 
+  it('takes the join token from --token, else from SHOAL_JOIN_TOKEN', () => {
+    expect(parseWorkerFlags([...required, '--token', 'SHTKN-flag'], { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-flag' });
+    expect(parseWorkerFlags(required, { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-env' });
+    expect(parseWorkerFlags(required, { SHOAL_JOIN_TOKEN: '' })).toMatchObject({ joinToken: undefined });
+  });
+
   it('refuses what it cannot use', () => {
-    for (const extra of [['--executor', 'runc'], ['--log-level', 'loud'], ['--label', '=x'], ['--hostname', ''], ['--token', 'x'], ['stray']]) {
+    for (const extra of [['--executor', 'runc'], ['--log-level', 'loud'], ['--label', '=x'], ['--hostname', ''], ['--token', ''], ['stray']]) {
       expect(() => parseWorkerFlags([...required, ...extra])).toThrow(UsageError);
     }
     expect(() => parseWorkerFlags(['--join', 'nohost', '--state-dir', '/w'])).toThrow(/expected HOST:PORT/);

@@ -1,16 +1,22 @@
 /** `shoal worker` flags → what runWorker needs. */
 import { parseArgs } from 'node:util';
+import { isHostPort } from '../../src/common/host-port.js';
 
-export const usage = `Usage: shoal worker --join HOST:PORT --state-dir DIR [OPTIONS]
+export const usage = `Usage: shoal worker --join HOST:PORT --token TOKEN --state-dir DIR [OPTIONS]
 
-Run a worker: keep a session with the managers and run the tasks they assign to this node.
-Stopping the worker (SIGTERM, SIGINT) leaves its tasks running; started again on the same state
-directory, it takes them up again as the same node.
+Run a worker: join the cluster, keep a session with the managers over mutual TLS and run the tasks
+they assign to this node. The first start joins with the worker join token ('shoal cluster
+join-token worker' on a manager) and keeps the node's certificate in the state directory; later
+starts need no token. Stopping the worker (SIGTERM, SIGINT) leaves its tasks running; started
+again on the same state directory, it takes them up again as the same node.
 
 Options:
       --join HOST:PORT          A manager to join through (repeatable, or comma-separated);
                                 the cluster's other managers are learnt from it (required)
-      --state-dir DIR           Where the node id, assignments and task states are kept (required)
+      --token TOKEN             The worker join token, needed on the first start only
+                                (default: $SHOAL_JOIN_TOKEN)
+      --state-dir DIR           Where the node's certificate, assignments and task states are
+                                kept (required)
       --executor NAME           What runs tasks. Only "fake" exists until the container runtime
                                 lands: a SIMULATION running each task as a plain sleep process,
                                 with no image, isolation or resource limits (default fake)
@@ -25,6 +31,8 @@ export class UsageError extends Error {}
 
 export interface WorkerFlags {
   managers: string[];
+  /** Undefined when neither --token nor SHOAL_JOIN_TOKEN was given. */
+  joinToken: string | undefined;
   stateDir: string;
   executor: 'fake';
   fakeConfigFile: string | undefined;
@@ -35,7 +43,8 @@ export interface WorkerFlags {
 
 export type ParsedWorkerFlags = { help: true } | ({ help: false } & WorkerFlags);
 
-export function parseWorkerFlags(argv: string[]): ParsedWorkerFlags {
+/** `env` supplies SHOAL_JOIN_TOKEN when --token is not given. */
+export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedWorkerFlags {
   let values;
   try {
     ({ values } = parseArgs({
@@ -44,6 +53,7 @@ export function parseWorkerFlags(argv: string[]): ParsedWorkerFlags {
       allowPositionals: false,
       options: {
         join: { type: 'string', multiple: true },
+        token: { type: 'string' },
         'state-dir': { type: 'string' },
         executor: { type: 'string', default: 'fake' },
         'fake-config': { type: 'string' },
@@ -60,6 +70,8 @@ export function parseWorkerFlags(argv: string[]): ParsedWorkerFlags {
   const managers = (values.join ?? []).flatMap((j) => j.split(',')).map((a) => a.trim()).filter((a) => a !== '');
   if (managers.length === 0) throw new UsageError('--join is required');
   for (const address of managers) checkHostPort('--join', address);
+  const joinToken = values.token ?? (env.SHOAL_JOIN_TOKEN || undefined);
+  if (joinToken !== undefined && joinToken.trim() === '') throw new UsageError('--token must not be empty');
   const stateDir = values['state-dir'];
   if (!stateDir) throw new UsageError('--state-dir is required');
   if (values.executor !== 'fake') throw new UsageError(`--executor ${values.executor}: only "fake" exists for now`);
@@ -71,6 +83,7 @@ export function parseWorkerFlags(argv: string[]): ParsedWorkerFlags {
   return {
     help: false,
     managers,
+    joinToken: joinToken?.trim(),
     stateDir,
     executor: 'fake',
     fakeConfigFile: values['fake-config'],
@@ -92,9 +105,5 @@ function parseLabels(items: string[]): Record<string, string> {
 }
 
 function checkHostPort(flag: string, address: string): void {
-  const colon = address.lastIndexOf(':');
-  const port = Number(address.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
-  }
+  if (!isHostPort(address)) throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
 }

@@ -1,5 +1,6 @@
 /**
- * `shoal worker ...`: runs the worker agent until SIGTERM or SIGINT (exit 0; its tasks keep running
+ * `shoal worker ...`: joins the cluster if this node has not yet (its certificate is kept in the
+ * state directory; a join that fails is one line on stderr and exit 1), then runs the worker agent until SIGTERM or SIGINT (exit 0; its tasks keep running
  * for the next start to take up) or until the managers say this node was removed from the cluster
  * (its tasks are stopped; exit 1). Logs are pino JSON on stderr.
  */
@@ -33,7 +34,15 @@ export async function runWorker(argv: string[]): Promise<number> {
   const executor = new FakeExecutor({ ...fakeConfig, stateDir: join(flags.stateDir, 'fake-executor') });
   let agent: Agent;
   try {
-    agent = await Agent.start({ stateDir: flags.stateDir, managers: flags.managers, executor, labels: flags.labels, hostname: flags.hostname, logger });
+    agent = await Agent.start({
+      stateDir: flags.stateDir,
+      managers: flags.managers,
+      joinToken: flags.joinToken,
+      executor,
+      labels: flags.labels,
+      hostname: flags.hostname,
+      logger,
+    });
   } catch (err) {
     logger.error({ err }, 'worker failed to start');
     process.stderr.write(`shoal worker: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -49,6 +49,11 @@ export interface IssueRequest {
   requestedRole: string;
   /** A joining manager's addresses (IPs or DNS names), written into its certificate's SANs. */
   addresses: string[];
+  /**
+   * A joining manager's Raft address (host:port), where the leader will replicate to it: it
+   * enters the Raft configuration as a non-voter when its certificate is issued.
+   */
+  raftAddress: string;
 }
 
 export interface RenewRequest {
@@ -180,7 +185,7 @@ export const GetRootCAResponse = {
 };
 
 function createBaseIssueRequest(): IssueRequest {
-  return { token: "", csrPem: "", requestedRole: "", addresses: [] };
+  return { token: "", csrPem: "", requestedRole: "", addresses: [], raftAddress: "" };
 }
 
 export const IssueRequest = {
@@ -196,6 +201,9 @@ export const IssueRequest = {
     }
     for (const v of message.addresses) {
       writer.uint32(34).string(v!);
+    }
+    if (message.raftAddress !== "") {
+      writer.uint32(42).string(message.raftAddress);
     }
     return writer;
   },
@@ -235,6 +243,13 @@ export const IssueRequest = {
 
           message.addresses.push(reader.string());
           continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.raftAddress = reader.string();
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -252,6 +267,7 @@ export const IssueRequest = {
       addresses: globalThis.Array.isArray(object?.addresses)
         ? object.addresses.map((e: any) => globalThis.String(e))
         : [],
+      raftAddress: isSet(object.raftAddress) ? globalThis.String(object.raftAddress) : "",
     };
   },
 
@@ -269,6 +285,9 @@ export const IssueRequest = {
     if (message.addresses?.length) {
       obj.addresses = message.addresses;
     }
+    if (message.raftAddress !== "") {
+      obj.raftAddress = message.raftAddress;
+    }
     return obj;
   },
 
@@ -281,6 +300,7 @@ export const IssueRequest = {
     message.csrPem = object.csrPem ?? "";
     message.requestedRole = object.requestedRole ?? "";
     message.addresses = object.addresses?.map((e) => e) || [];
+    message.raftAddress = object.raftAddress ?? "";
     return message;
   },
 };

@@ -23,29 +23,36 @@ import { NodeDescription, Task, TaskStatus } from "./objects.js";
 export const protobufPackage = "shoal.dispatcher";
 
 /**
- * What a worker agent speaks to the managers (src/manager/dispatcher). In this first form a node
- * opens a session that registers it and streams its assignments, heartbeats, and reports task
- * status in batches. Mutual TLS, node certificates and incremental assignments come later.
+ * What a node (a worker agent) speaks to the managers (src/manager/dispatcher), over mutual TLS:
+ * the node is the one its certificate names, so no request carries a node id. A node opens a
+ * session that registers it and streams its assignments, heartbeats, and reports task status in
+ * batches. Any manager serves it; a follower passes the calls on to the leader.
  */
 
 export interface SessionRequest {
-  /** Empty on the first session: the manager names the node. */
-  nodeId: string;
   description?: NodeDescription | undefined;
 }
 
 export interface SessionMessage {
+  /** The node's id, as its certificate names it. */
   nodeId: string;
   sessionId: string;
   heartbeatPeriodMs: number;
-  /** Raft addresses of the managers, for reconnecting elsewhere. */
+  /** Addresses of the managers, for reconnecting elsewhere. */
   managers: string[];
-  /** Every task this node must run or stop, with its desired state. */
-  assignments: Task[];
+  /**
+   * true: `updated` is the node's whole assignment set and `removed` is empty (the first message
+   * of every session, and whenever the manager starts over); false: changes since the previous
+   * message of this session.
+   */
+  full: boolean;
+  /** Tasks assigned to the node that are new or changed, each with its desired state. */
+  updated: Task[];
+  /** Ids of tasks no longer assigned to the node: nothing is left for it to do with them. */
+  removed: string[];
 }
 
 export interface HeartbeatRequest {
-  nodeId: string;
   sessionId: string;
 }
 
@@ -59,7 +66,6 @@ export interface TaskStatusUpdate {
 }
 
 export interface UpdateTaskStatusRequest {
-  nodeId: string;
   sessionId: string;
   updates: TaskStatusUpdate[];
 }
@@ -68,14 +74,11 @@ export interface UpdateTaskStatusResponse {
 }
 
 function createBaseSessionRequest(): SessionRequest {
-  return { nodeId: "", description: undefined };
+  return { description: undefined };
 }
 
 export const SessionRequest = {
   encode(message: SessionRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
-    if (message.nodeId !== "") {
-      writer.uint32(10).string(message.nodeId);
-    }
     if (message.description !== undefined) {
       NodeDescription.encode(message.description, writer.uint32(18).fork()).ldelim();
     }
@@ -89,13 +92,6 @@ export const SessionRequest = {
     while (reader.pos < end) {
       const tag = reader.uint32();
       switch (tag >>> 3) {
-        case 1:
-          if (tag !== 10) {
-            break;
-          }
-
-          message.nodeId = reader.string();
-          continue;
         case 2:
           if (tag !== 18) {
             break;
@@ -113,17 +109,11 @@ export const SessionRequest = {
   },
 
   fromJSON(object: any): SessionRequest {
-    return {
-      nodeId: isSet(object.nodeId) ? globalThis.String(object.nodeId) : "",
-      description: isSet(object.description) ? NodeDescription.fromJSON(object.description) : undefined,
-    };
+    return { description: isSet(object.description) ? NodeDescription.fromJSON(object.description) : undefined };
   },
 
   toJSON(message: SessionRequest): unknown {
     const obj: any = {};
-    if (message.nodeId !== "") {
-      obj.nodeId = message.nodeId;
-    }
     if (message.description !== undefined) {
       obj.description = NodeDescription.toJSON(message.description);
     }
@@ -135,7 +125,6 @@ export const SessionRequest = {
   },
   fromPartial<I extends Exact<DeepPartial<SessionRequest>, I>>(object: I): SessionRequest {
     const message = createBaseSessionRequest();
-    message.nodeId = object.nodeId ?? "";
     message.description = (object.description !== undefined && object.description !== null)
       ? NodeDescription.fromPartial(object.description)
       : undefined;
@@ -144,7 +133,7 @@ export const SessionRequest = {
 };
 
 function createBaseSessionMessage(): SessionMessage {
-  return { nodeId: "", sessionId: "", heartbeatPeriodMs: 0, managers: [], assignments: [] };
+  return { nodeId: "", sessionId: "", heartbeatPeriodMs: 0, managers: [], full: false, updated: [], removed: [] };
 }
 
 export const SessionMessage = {
@@ -161,8 +150,14 @@ export const SessionMessage = {
     for (const v of message.managers) {
       writer.uint32(34).string(v!);
     }
-    for (const v of message.assignments) {
-      Task.encode(v!, writer.uint32(42).fork()).ldelim();
+    if (message.full !== false) {
+      writer.uint32(48).bool(message.full);
+    }
+    for (const v of message.updated) {
+      Task.encode(v!, writer.uint32(58).fork()).ldelim();
+    }
+    for (const v of message.removed) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -202,12 +197,26 @@ export const SessionMessage = {
 
           message.managers.push(reader.string());
           continue;
-        case 5:
-          if (tag !== 42) {
+        case 6:
+          if (tag !== 48) {
             break;
           }
 
-          message.assignments.push(Task.decode(reader, reader.uint32()));
+          message.full = reader.bool();
+          continue;
+        case 7:
+          if (tag !== 58) {
+            break;
+          }
+
+          message.updated.push(Task.decode(reader, reader.uint32()));
+          continue;
+        case 8:
+          if (tag !== 66) {
+            break;
+          }
+
+          message.removed.push(reader.string());
           continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
@@ -224,9 +233,9 @@ export const SessionMessage = {
       sessionId: isSet(object.sessionId) ? globalThis.String(object.sessionId) : "",
       heartbeatPeriodMs: isSet(object.heartbeatPeriodMs) ? globalThis.Number(object.heartbeatPeriodMs) : 0,
       managers: globalThis.Array.isArray(object?.managers) ? object.managers.map((e: any) => globalThis.String(e)) : [],
-      assignments: globalThis.Array.isArray(object?.assignments)
-        ? object.assignments.map((e: any) => Task.fromJSON(e))
-        : [],
+      full: isSet(object.full) ? globalThis.Boolean(object.full) : false,
+      updated: globalThis.Array.isArray(object?.updated) ? object.updated.map((e: any) => Task.fromJSON(e)) : [],
+      removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -244,8 +253,14 @@ export const SessionMessage = {
     if (message.managers?.length) {
       obj.managers = message.managers;
     }
-    if (message.assignments?.length) {
-      obj.assignments = message.assignments.map((e) => Task.toJSON(e));
+    if (message.full !== false) {
+      obj.full = message.full;
+    }
+    if (message.updated?.length) {
+      obj.updated = message.updated.map((e) => Task.toJSON(e));
+    }
+    if (message.removed?.length) {
+      obj.removed = message.removed;
     }
     return obj;
   },
@@ -259,20 +274,19 @@ export const SessionMessage = {
     message.sessionId = object.sessionId ?? "";
     message.heartbeatPeriodMs = object.heartbeatPeriodMs ?? 0;
     message.managers = object.managers?.map((e) => e) || [];
-    message.assignments = object.assignments?.map((e) => Task.fromPartial(e)) || [];
+    message.full = object.full ?? false;
+    message.updated = object.updated?.map((e) => Task.fromPartial(e)) || [];
+    message.removed = object.removed?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { nodeId: "", sessionId: "" };
+  return { sessionId: "" };
 }
 
 export const HeartbeatRequest = {
   encode(message: HeartbeatRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
-    if (message.nodeId !== "") {
-      writer.uint32(10).string(message.nodeId);
-    }
     if (message.sessionId !== "") {
       writer.uint32(18).string(message.sessionId);
     }
@@ -286,13 +300,6 @@ export const HeartbeatRequest = {
     while (reader.pos < end) {
       const tag = reader.uint32();
       switch (tag >>> 3) {
-        case 1:
-          if (tag !== 10) {
-            break;
-          }
-
-          message.nodeId = reader.string();
-          continue;
         case 2:
           if (tag !== 18) {
             break;
@@ -310,17 +317,11 @@ export const HeartbeatRequest = {
   },
 
   fromJSON(object: any): HeartbeatRequest {
-    return {
-      nodeId: isSet(object.nodeId) ? globalThis.String(object.nodeId) : "",
-      sessionId: isSet(object.sessionId) ? globalThis.String(object.sessionId) : "",
-    };
+    return { sessionId: isSet(object.sessionId) ? globalThis.String(object.sessionId) : "" };
   },
 
   toJSON(message: HeartbeatRequest): unknown {
     const obj: any = {};
-    if (message.nodeId !== "") {
-      obj.nodeId = message.nodeId;
-    }
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
     }
@@ -332,7 +333,6 @@ export const HeartbeatRequest = {
   },
   fromPartial<I extends Exact<DeepPartial<HeartbeatRequest>, I>>(object: I): HeartbeatRequest {
     const message = createBaseHeartbeatRequest();
-    message.nodeId = object.nodeId ?? "";
     message.sessionId = object.sessionId ?? "";
     return message;
   },
@@ -472,14 +472,11 @@ export const TaskStatusUpdate = {
 };
 
 function createBaseUpdateTaskStatusRequest(): UpdateTaskStatusRequest {
-  return { nodeId: "", sessionId: "", updates: [] };
+  return { sessionId: "", updates: [] };
 }
 
 export const UpdateTaskStatusRequest = {
   encode(message: UpdateTaskStatusRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
-    if (message.nodeId !== "") {
-      writer.uint32(10).string(message.nodeId);
-    }
     if (message.sessionId !== "") {
       writer.uint32(18).string(message.sessionId);
     }
@@ -496,13 +493,6 @@ export const UpdateTaskStatusRequest = {
     while (reader.pos < end) {
       const tag = reader.uint32();
       switch (tag >>> 3) {
-        case 1:
-          if (tag !== 10) {
-            break;
-          }
-
-          message.nodeId = reader.string();
-          continue;
         case 2:
           if (tag !== 18) {
             break;
@@ -528,7 +518,6 @@ export const UpdateTaskStatusRequest = {
 
   fromJSON(object: any): UpdateTaskStatusRequest {
     return {
-      nodeId: isSet(object.nodeId) ? globalThis.String(object.nodeId) : "",
       sessionId: isSet(object.sessionId) ? globalThis.String(object.sessionId) : "",
       updates: globalThis.Array.isArray(object?.updates)
         ? object.updates.map((e: any) => TaskStatusUpdate.fromJSON(e))
@@ -538,9 +527,6 @@ export const UpdateTaskStatusRequest = {
 
   toJSON(message: UpdateTaskStatusRequest): unknown {
     const obj: any = {};
-    if (message.nodeId !== "") {
-      obj.nodeId = message.nodeId;
-    }
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
     }
@@ -555,7 +541,6 @@ export const UpdateTaskStatusRequest = {
   },
   fromPartial<I extends Exact<DeepPartial<UpdateTaskStatusRequest>, I>>(object: I): UpdateTaskStatusRequest {
     const message = createBaseUpdateTaskStatusRequest();
-    message.nodeId = object.nodeId ?? "";
     message.sessionId = object.sessionId ?? "";
     message.updates = object.updates?.map((e) => TaskStatusUpdate.fromPartial(e)) || [];
     return message;
@@ -608,9 +593,9 @@ export const UpdateTaskStatusResponse = {
 export type DispatcherService = typeof DispatcherService;
 export const DispatcherService = {
   /**
-   * Registers the node (or re-registers it under node_id) and streams the full set of tasks
-   * assigned to it whenever that set or a task's desired state changes. The node is READY while
-   * its session is open and it heartbeats.
+   * Registers the node (it must have joined the cluster) and streams what it must run or stop:
+   * its full assignment set first, then changes to it. The node is READY while its session is
+   * open and it heartbeats.
    */
   session: {
     path: "/shoal.dispatcher.Dispatcher/Session",
@@ -644,9 +629,9 @@ export const DispatcherService = {
 
 export interface DispatcherServer extends UntypedServiceImplementation {
   /**
-   * Registers the node (or re-registers it under node_id) and streams the full set of tasks
-   * assigned to it whenever that set or a task's desired state changes. The node is READY while
-   * its session is open and it heartbeats.
+   * Registers the node (it must have joined the cluster) and streams what it must run or stop:
+   * its full assignment set first, then changes to it. The node is READY while its session is
+   * open and it heartbeats.
    */
   session: handleServerStreamingCall<SessionRequest, SessionMessage>;
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
@@ -655,9 +640,9 @@ export interface DispatcherServer extends UntypedServiceImplementation {
 
 export interface DispatcherClient extends Client {
   /**
-   * Registers the node (or re-registers it under node_id) and streams the full set of tasks
-   * assigned to it whenever that set or a task's desired state changes. The node is READY while
-   * its session is open and it heartbeats.
+   * Registers the node (it must have joined the cluster) and streams what it must run or stop:
+   * its full assignment set first, then changes to it. The node is READY while its session is
+   * open and it heartbeats.
    */
   session(request: SessionRequest, options?: Partial<CallOptions>): ClientReadableStream<SessionMessage>;
   session(

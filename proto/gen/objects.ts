@@ -520,6 +520,8 @@ export interface ClusterSpec {
   taskHistoryRetentionLimit: number;
   /** How often agents heartbeat; a node silent for three periods is marked down. */
   heartbeatPeriodMs: number;
+  /** How long node certificates the CA issues are valid; nodes renew at half of it. 0: 90 days. */
+  nodeCertLifetimeMs: number;
 }
 
 export interface NodeSpec {
@@ -1267,7 +1269,7 @@ export const RemovedNodes_RemovedAtEntry = {
 };
 
 function createBaseClusterSpec(): ClusterSpec {
-  return { annotations: undefined, taskHistoryRetentionLimit: 0, heartbeatPeriodMs: 0 };
+  return { annotations: undefined, taskHistoryRetentionLimit: 0, heartbeatPeriodMs: 0, nodeCertLifetimeMs: 0 };
 }
 
 export const ClusterSpec = {
@@ -1280,6 +1282,9 @@ export const ClusterSpec = {
     }
     if (message.heartbeatPeriodMs !== 0) {
       writer.uint32(24).int64(message.heartbeatPeriodMs);
+    }
+    if (message.nodeCertLifetimeMs !== 0) {
+      writer.uint32(32).int64(message.nodeCertLifetimeMs);
     }
     return writer;
   },
@@ -1312,6 +1317,13 @@ export const ClusterSpec = {
 
           message.heartbeatPeriodMs = longToNumber(reader.int64() as Long);
           continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.nodeCertLifetimeMs = longToNumber(reader.int64() as Long);
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1328,6 +1340,7 @@ export const ClusterSpec = {
         ? globalThis.Number(object.taskHistoryRetentionLimit)
         : 0,
       heartbeatPeriodMs: isSet(object.heartbeatPeriodMs) ? globalThis.Number(object.heartbeatPeriodMs) : 0,
+      nodeCertLifetimeMs: isSet(object.nodeCertLifetimeMs) ? globalThis.Number(object.nodeCertLifetimeMs) : 0,
     };
   },
 
@@ -1342,6 +1355,9 @@ export const ClusterSpec = {
     if (message.heartbeatPeriodMs !== 0) {
       obj.heartbeatPeriodMs = Math.round(message.heartbeatPeriodMs);
     }
+    if (message.nodeCertLifetimeMs !== 0) {
+      obj.nodeCertLifetimeMs = Math.round(message.nodeCertLifetimeMs);
+    }
     return obj;
   },
 
@@ -1355,6 +1371,7 @@ export const ClusterSpec = {
       : undefined;
     message.taskHistoryRetentionLimit = object.taskHistoryRetentionLimit ?? 0;
     message.heartbeatPeriodMs = object.heartbeatPeriodMs ?? 0;
+    message.nodeCertLifetimeMs = object.nodeCertLifetimeMs ?? 0;
     return message;
   },
 };

@@ -1,6 +1,7 @@
 /**
  * The real agent in this process, with the FakeExecutor's real (sleep) processes, against a real
- * manager process driven through the real CLI: tasks run, scale down stops their processes, an
+ * manager process (started with --init) driven through the real CLI: the agent joins with the
+ * worker token the CLI prints and speaks mutual TLS from then on; tasks run, scale down stops their processes, an
  * agent restart keeps the same processes, and a killed process is reported and replaced.
  * Build first (`npm run build`): the manager runs from dist/.
  */
@@ -26,11 +27,13 @@ const stateDir = join(root, 'agent');
 const executorDir = join(stateDir, 'fake-executor');
 let cluster: TestCluster | undefined;
 let agent: Agent | undefined;
+let joinToken = '';
 
 async function startAgent(): Promise<Agent> {
   return Agent.start({
     stateDir,
     managers: cluster!.addresses,
+    joinToken,
     executor: new FakeExecutor({ stateDir: executorDir, pollMs: 50 }),
     hostname: 'agent-it',
     labels: { group: 'agent' },
@@ -40,6 +43,7 @@ async function startAgent(): Promise<Agent> {
 
 beforeAll(async () => {
   cluster = await TestCluster.start({ managers: 1 });
+  joinToken = (await cluster.ok(['cluster', 'join-token', '-q', 'worker'])).trim();
   agent = await startAgent();
   await waitFor('the agent to register', () => agent!.status().manager !== undefined);
 });
@@ -79,6 +83,18 @@ describe('the agent with a real manager and real processes', () => {
     expect(running.every((t) => t.nodeId === agent!.nodeId)).toBe(true);
   });
 
+  it('refuses to join with a manager token or a rotated-away worker token', async () => {
+    const managerToken = (await cluster!.ok(['cluster', 'join-token', '-q', 'manager'])).trim();
+    const dir = join(root, 'refused');
+    const attempt = (token: string) => Agent.start({ stateDir: dir, managers: cluster!.addresses, joinToken: token, executor: new FakeExecutor({ stateDir: join(dir, 'fake-executor') }) });
+    await expect(attempt(managerToken)).rejects.toThrow(/manager join token/);
+    const before = joinToken;
+    await cluster!.ok(['cluster', 'join-token', '--rotate', 'worker']);
+    await expect(attempt(before)).rejects.toThrow(/invalid join token/);
+    // The node that joined with it keeps its certificate, and its session.
+    expect(agent!.status().manager).toBeDefined();
+  });
+
   it('stops the processes of the tasks a scale-down removes', async () => {
     const before = await runningTasks(3);
     await cluster!.ok(['service', 'scale', '--detach', 'web=1']);
@@ -105,6 +121,7 @@ describe('the agent with a real manager and real processes', () => {
     const nodeId = agent!.nodeId;
     await agent!.stop();
     expect(isAlive(pidOf(before!))).toBe(true);
+    // The saved certificate is enough: the (rotated-away) token is not used again.
     agent = await startAgent();
     expect(agent.nodeId).toBe(nodeId);
     await waitFor('the agent to reconnect', () => agent!.status().manager !== undefined);

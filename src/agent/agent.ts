@@ -1,35 +1,46 @@
 /**
- * The worker agent: keeps a session with the managers (session.ts), turns the assignment sets it
- * receives into task controllers (assignments.ts, task-controller.ts) that run tasks through the
+ * The worker agent: joins the cluster with a token on its first start (credentials.ts), keeps its
+ * certificate renewed (renewal.ts) and a session with the managers over mutual TLS (session.ts),
+ * turns the assignments it receives into task controllers (assignments.ts, task-controller.ts) that run tasks through the
  * executor, reports their status in batches (status-reporter.ts), and saves what it knows in its
  * state directory (state.ts).
  *
  * A restarted agent resumes from that state before any manager is heard from: each saved task's
  * controller re-attaches to what the executor still runs, and the managers are told what they may
- * have missed (every status of ours that is ahead of theirs in the first assignment set). Stopping
- * the agent leaves its tasks running, like docker's live restore.
+ * have missed (every status of ours that is ahead of theirs in the first assignment set). Tasks no
+ * longer its own are stopped when that first full set arrives. Stopping the agent leaves its tasks
+ * running, like docker's live restore.
  */
-import { mkdir } from 'node:fs/promises';
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { SessionMessage } from '../../proto/gen/dispatcher.js';
 import type { Platform, Resources, Task, TaskStatus } from '../../proto/gen/objects.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { systemRandom, type Random } from '../common/random.js';
+import { NODE_CREDENTIALS_FILE } from '../manager/ca/node-credentials.js';
 import { isAhead, TaskSet } from './assignments.js';
 import type { BackoffConfig } from './backoff.js';
+import { obtainNodeCredentials } from './credentials.js';
 import type { Executor } from './executor.js';
+import type { NodeCredentials } from '../manager/ca/node-credentials.js';
 import { hostDescription } from './node-description.js';
+import { CertificateRenewer } from './renewal.js';
 import { AgentSession } from './session.js';
 import { loadAgentState, StateWriter, type AgentState } from './state.js';
 import { StatusReporter } from './status-reporter.js';
 import { TaskController } from './task-controller.js';
 
 export interface AgentOptions {
-  /** Where the agent keeps its state (created if missing). One agent per directory. */
+  /** Where the agent keeps its state and its certificate (created if missing). One agent per directory. */
   stateDir: string;
   /** Manager addresses (HOST:PORT) to join through; the cluster's own list is learnt from them. */
   managers: string[];
+  /**
+   * The worker join token, needed only until the node has joined: with a certificate saved in the
+   * state directory it is ignored.
+   */
+  joinToken?: string;
   executor: Executor;
   /** Default: os.hostname(). */
   hostname?: string;
@@ -39,12 +50,10 @@ export interface AgentOptions {
   resources?: Resources;
   /** Default: this host's os and machine. */
   platform?: Platform;
-  /** Default: insecure, until nodes hold certificates. */
-  credentials?: ChannelCredentials;
   logger?: Logger;
   clock?: Clock;
   random?: Random;
-  /** Wall clock for status timestamps. Default Date.now. */
+  /** Wall clock for status timestamps and certificate renewal. Default Date.now. */
   now?: () => number;
   /** How long status reports gather before they are sent. Default 100 ms. */
   statusBatchMs?: number;
@@ -52,12 +61,14 @@ export interface AgentOptions {
   healthPollMs?: number;
   /** Default 100 ms doubling to 5 s. */
   reconnectBackoff?: BackoffConfig;
+  /** Between failed certificate renewals. Default 1 s doubling to 1 min. */
+  renewalBackoff?: BackoffConfig;
 }
 
 export type AgentEnd = { kind: 'stopped' } | { kind: 'removed'; message: string };
 
 export interface AgentStatus {
-  /** Empty until a manager has named this node. */
+  /** The id the node's certificate names. */
   nodeId: string;
   /** The manager of the live session, if any. */
   manager: string | undefined;
@@ -81,11 +92,15 @@ export class Agent {
   private readonly tasks: TaskSet;
   private readonly writer: StateWriter;
   private readonly session: AgentSession;
+  private readonly renewer: CertificateRenewer;
+  private readonly stateDir: string;
 
-  private constructor(opts: AgentOptions, saved: AgentState) {
+  private constructor(opts: AgentOptions, saved: AgentState, credentials: NodeCredentials) {
+    this.stateDir = opts.stateDir;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const clock = opts.clock ?? systemClock;
     const now = opts.now ?? Date.now;
+    const random = opts.random ?? systemRandom;
     const logger = (this.logger = opts.logger ?? silentLogger);
     this.reporter = new StatusReporter({ clock, batchMs: opts.statusBatchMs, logger });
     this.writer = new StateWriter({ stateDir: opts.stateDir, clock, logger, snapshot: () => this.snapshot() });
@@ -106,12 +121,11 @@ export class Agent {
     this.session = new AgentSession({
       // Saved managers after the join addresses: the operator's choice first, then what the cluster said.
       managers: [...opts.managers, ...saved.managers],
-      nodeId: saved.nodeId,
+      credentials,
       description: () =>
         hostDescription({ hostname: opts.hostname, labels: opts.labels, resources: opts.resources, platform: opts.platform }),
-      credentials: opts.credentials,
       clock,
-      random: opts.random ?? systemRandom,
+      random,
       logger,
       backoff: opts.reconnectBackoff,
       events: {
@@ -121,16 +135,42 @@ export class Agent {
         removed: (message) => void this.onRemoved(message),
       },
     });
+    this.renewer = new CertificateRenewer({
+      credentials,
+      stateDir: opts.stateDir,
+      // The manager of the live session first: it is known to answer.
+      managers: () => {
+        const live = this.session.connectedTo;
+        return live ? [live, ...this.session.managers.filter((m) => m !== live)] : this.session.managers;
+      },
+      clock,
+      now,
+      random,
+      logger,
+      backoff: opts.renewalBackoff,
+      renewed: (creds) => this.session.updateCredentials(creds),
+      removed: (message) => {
+        this.session.stop();
+        void this.onRemoved(message);
+      },
+    });
     this.tasks.resume(saved.tasks);
   }
 
-  /** Loads the saved state, resumes its tasks, and starts connecting (it does not wait to be connected). */
+  /**
+   * Loads the saved state and certificate (joining the cluster with `joinToken` if there is no
+   * certificate yet: JoinError if that fails), resumes its tasks, and starts connecting (it does not
+   * wait to be connected).
+   */
   static async start(opts: AgentOptions): Promise<Agent> {
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
     const saved = loadAgentState(opts.stateDir);
-    const agent = new Agent(opts, saved);
-    agent.logger.info({ stateDir: opts.stateDir, nodeId: saved.nodeId || undefined, tasks: saved.tasks.length }, 'agent: starting');
+    const logger = opts.logger ?? silentLogger;
+    const credentials = await obtainNodeCredentials({ stateDir: opts.stateDir, managers: [...opts.managers, ...saved.managers], joinToken: opts.joinToken, logger });
+    const agent = new Agent(opts, saved, credentials);
+    logger.info({ stateDir: opts.stateDir, nodeId: credentials.nodeId, tasks: saved.tasks.length }, 'agent: starting');
     agent.session.start();
+    agent.renewer.start();
     return agent;
   }
 
@@ -155,6 +195,7 @@ export class Agent {
     if (this.ended) return this.done.then(() => undefined);
     this.ended = true;
     this.session.stop();
+    this.renewer.stop();
     this.reporter.offline();
     this.tasks.detach();
     await this.writer.close();
@@ -163,9 +204,10 @@ export class Agent {
   }
 
   private onSessionMessage(msg: SessionMessage): void {
-    this.tasks.apply(msg.assignments);
-    this.resendMissed(msg.assignments);
-    // The node id or the manager list may be new: worth saving.
+    if (msg.full) this.tasks.apply(msg.updated);
+    else this.tasks.applyChanges(msg.updated, msg.removed);
+    this.resendMissed(msg.updated);
+    // The manager list may be new: worth saving.
     this.writer.changed();
   }
 
@@ -182,21 +224,26 @@ export class Agent {
     this.writer.changed();
   }
 
-  /** The cluster no longer has this node: its tasks belong to nobody, so they are stopped and removed. */
+  /**
+   * The cluster no longer has this node: its tasks belong to nobody, so they are stopped and
+   * removed, and its certificate is deleted (it is worth nothing now; joining again needs a token).
+   */
   private async onRemoved(message: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.renewer.stop();
     this.reporter.offline();
     await this.tasks.removeAll();
     this.forgotten = true;
     this.writer.changed();
     await this.writer.close();
+    await rm(join(this.stateDir, NODE_CREDENTIALS_FILE), { force: true });
     this.logger.error({ message }, 'agent: this node was removed from the cluster; its tasks were stopped');
     this.resolveDone({ kind: 'removed', message });
   }
 
   private snapshot(): AgentState {
-    if (this.forgotten) return { nodeId: '', managers: this.session.managers, tasks: [] };
-    return { nodeId: this.session.nodeId, managers: this.session.managers, tasks: this.tasks.snapshot() };
+    if (this.forgotten) return { managers: this.session.managers, tasks: [] };
+    return { managers: this.session.managers, tasks: this.tasks.snapshot() };
   }
 }

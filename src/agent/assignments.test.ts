@@ -83,6 +83,22 @@ describe('TaskSet', () => {
     expect(executor.isRunning('b')).toBe(false);
   });
 
+  it('applies changes: adds and updates the tasks named, removes the ones gone, leaves the rest alone', async () => {
+    const { set, executor } = setup();
+    set.apply([task('a'), task('b')]);
+    await settle();
+    set.applyChanges([task('c'), task('a', { desiredState: S.TASK_STATE_SHUTDOWN })], ['b', 'unknown']);
+    await settle();
+    expect(set.get('a')?.currentStatus.state).toBe(S.TASK_STATE_SHUTDOWN);
+    expect(set.get('b')).toBeUndefined();
+    expect(executor.calls).toContain('remove b');
+    expect(set.get('c')?.currentStatus.state).toBe(S.TASK_STATE_RUNNING);
+    // A task both updated and removed in one change is gone.
+    set.applyChanges([task('c')], ['c']);
+    await settle();
+    expect([...set.statuses().keys()]).toEqual(['a']);
+  });
+
   it('resumes saved tasks from their saved status', async () => {
     const { set, executor } = setup();
     executor.adopt('a', 4242);

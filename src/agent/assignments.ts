@@ -1,7 +1,7 @@
 /**
- * Turns the node's assignment sets into task controllers: one controller per assigned task, fed
- * each new version of its task; a task absent from a newer set is stopped and removed. The
- * dispatcher always sends the full set, so every set replaces the last.
+ * Turns the node's assignments into task controllers: one controller per assigned task, fed each
+ * new version of its task. A full set replaces what the node held (a task absent from it is stopped
+ * and removed); a change adds or updates the tasks it names and removes the ones it lists as gone.
  */
 import { TaskState, type Task, type TaskStatus } from '../../proto/gen/objects.js';
 import type { Logger } from '../common/logger.js';
@@ -67,9 +67,25 @@ export class TaskSet {
     for (const { task, status } of persisted) this.add(task, initialStatus(task, status));
   }
 
-  /** Applies a full assignment set. */
+  /** Applies a full assignment set: the node's whole set, replacing what it held. */
   apply(assignments: readonly Task[]): void {
-    const plan = planAssignments(this.controllers.keys(), assignments);
+    this.applyPlan(planAssignments(this.controllers.keys(), assignments));
+  }
+
+  /** Applies a change to the set: `updated` tasks are new or changed, `removed` ones left it. */
+  applyChanges(updated: readonly Task[], removed: readonly string[]): void {
+    const plan: AssignmentPlan = { added: [], kept: [], removed: [] };
+    const gone = new Set(removed);
+    for (const task of updated) {
+      const id = task.meta?.id ?? '';
+      if (id === '' || gone.has(id)) continue;
+      (this.controllers.has(id) ? plan.kept : plan.added).push(task);
+    }
+    for (const id of gone) if (this.controllers.has(id)) plan.removed.push(id);
+    this.applyPlan(plan);
+  }
+
+  private applyPlan(plan: AssignmentPlan): void {
     for (const task of plan.added) this.add(task, initialStatus(task));
     for (const task of plan.kept) this.controllers.get(task.meta?.id ?? '')?.update(task);
     for (const id of plan.removed) this.remove(id);

@@ -1,13 +1,13 @@
 /**
- * The agent's session with the managers (proto/dispatcher.proto): one Session stream at a time to
- * one manager, which registers the node and streams its assignment sets; heartbeats at the period
- * the manager gives; status reports over the same connection.
+ * The agent's session with the managers (proto/dispatcher.proto), over mutual TLS with the node's
+ * certificate (which names the node: no request carries its id): one Session stream at a time to
+ * one manager, which registers the node and streams its assignments (a full set first, then
+ * changes); heartbeats at the period the manager gives; status reports over the same connection.
  *
  * When a session fails it reconnects: straight to the leader if the refusing manager named one
  * (leader-hint.ts), otherwise to the next manager it knows (the join addresses, then every manager
- * the sessions listed) after a jittered exponential back-off. The node id the first manager gave is
- * asked for again on every reconnect, so the node stays the same node. A refusal saying the node was
- * removed from the cluster ends the session for good.
+ * the sessions listed) after a jittered exponential back-off. A refusal saying the node was removed
+ * from the cluster ends the session for good. A renewed certificate starts a new session with it.
  */
 import * as grpc from '@grpc/grpc-js';
 import { DispatcherClient, type SessionMessage, type TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
@@ -16,12 +16,15 @@ import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { systemRandom, type Random } from '../common/random.js';
 import { MISSED_HEARTBEATS } from '../manager/dispatcher/dispatcher.js';
+import { grpcChannelCredentials, MANAGER_CHANNEL_OPTIONS } from '../manager/ca/grpc-credentials.js';
+import type { NodeCredentials } from '../manager/ca/node-credentials.js';
 import { leaderAddressFrom } from '../manager/dispatcher/leader-hint.js';
 import { backoffDelay, DEFAULT_RECONNECT_BACKOFF, type BackoffConfig } from './backoff.js';
+import { isRemovalRefusal } from './refusals.js';
 import type { SendStatus } from './status-reporter.js';
 
 export interface SessionEvents {
-  /** Every message of a live session: the node's id, the managers, its full assignment set. */
+  /** Every message of a live session (the first is always a full assignment set). */
   message(msg: SessionMessage): void;
   /** A session is registered (its first message arrived): status reports may go through `send`. */
   online(send: SendStatus): void;
@@ -34,13 +37,11 @@ export interface SessionEvents {
 export interface SessionOptions {
   /** Manager addresses (HOST:PORT) to try first, in order: the join address(es). */
   managers: string[];
-  /** The id this node was given before; empty for a node that has never registered. */
-  nodeId: string;
+  /** The node's certificate, key and cluster root: its identity on every call. */
+  credentials: NodeCredentials;
   /** Read at each registration, so the managers always get the node's current description. */
   description: () => NodeDescription;
   events: SessionEvents;
-  /** Default: insecure (plaintext), until nodes hold certificates. */
-  credentials?: grpc.ChannelCredentials;
   clock?: Clock;
   random?: Random;
   logger?: Logger;
@@ -52,13 +53,9 @@ const INITIAL_HEARTBEAT_PERIOD_MS = 5_000;
 /** How long a status report call may take before it counts as failed. */
 const STATUS_DEADLINE_MS = 10_000;
 
-/** The dispatcher's words for a node that is no longer part of the cluster (node-records.ts, dispatcher.ts). */
-function isRemovedNode(err: grpc.ServiceError | undefined): boolean {
-  return err?.code === grpc.status.NOT_FOUND && /was removed|not part of the cluster/.test(err.details);
-}
-
 export class AgentSession {
-  private nodeIdValue: string;
+  private nodeCredentials: NodeCredentials;
+  private channelCredentials: grpc.ChannelCredentials;
   private sessionId = '';
   private knownManagers: string[];
   private readonly joinAddresses: string[];
@@ -75,7 +72,6 @@ export class AgentSession {
   private reconnectTimer: TimerHandle | undefined;
   /** Ends an attempt whose manager accepted the stream but never registered the node. */
   private registrationTimer: TimerHandle | undefined;
-  private readonly credentials: grpc.ChannelCredentials;
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly logger: Logger;
@@ -83,10 +79,10 @@ export class AgentSession {
 
   constructor(private readonly opts: SessionOptions) {
     if (opts.managers.length === 0) throw new Error('the agent needs at least one manager address');
-    this.nodeIdValue = opts.nodeId;
+    this.nodeCredentials = opts.credentials;
+    this.channelCredentials = grpcChannelCredentials(opts.credentials);
     this.joinAddresses = [...new Set(opts.managers)];
     this.knownManagers = [...this.joinAddresses];
-    this.credentials = opts.credentials ?? grpc.credentials.createInsecure();
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? systemRandom;
     this.logger = opts.logger ?? silentLogger;
@@ -94,7 +90,7 @@ export class AgentSession {
   }
 
   get nodeId(): string {
-    return this.nodeIdValue;
+    return this.nodeCredentials.nodeId;
   }
 
   /** Every manager this session knows of, the join addresses included. */
@@ -112,6 +108,29 @@ export class AgentSession {
     this.connect(this.pickManager());
   }
 
+  /**
+   * From now on calls present `creds` (a renewed certificate): the connections made with the old one
+   * are closed and a session is opened anew at once, to the same manager.
+   */
+  updateCredentials(creds: NodeCredentials): void {
+    if (creds.nodeId !== this.nodeId) throw new Error(`the new certificate names node ${creds.nodeId}, not ${this.nodeId}`);
+    this.nodeCredentials = creds;
+    this.channelCredentials = grpcChannelCredentials(creds);
+    if (this.state === 'stopped' || this.state === 'idle') {
+      this.closeClients();
+      return;
+    }
+    const wasOnline = this.state === 'online';
+    const call = this.call;
+    this.call = undefined;
+    this.clearTimers();
+    call?.cancel();
+    this.closeClients();
+    if (wasOnline) this.opts.events.offline();
+    this.logger.info({ manager: this.address }, 'agent: reopening the session with the renewed certificate');
+    this.connect(this.address ?? this.pickManager());
+  }
+
   /** Ends the session (the manager sees the stream close) and every connection. */
   stop(): void {
     if (this.state === 'stopped') return;
@@ -121,24 +140,28 @@ export class AgentSession {
     const call = this.call;
     this.call = undefined;
     call?.cancel();
+    this.closeClients();
+    if (wasOnline) this.opts.events.offline();
+  }
+
+  private closeClients(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
-    if (wasOnline) this.opts.events.offline();
   }
 
   private connect(address: string): void {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
     this.address = address;
-    this.logger.debug({ manager: address, nodeId: this.nodeIdValue }, 'agent: opening a session');
-    const call = this.client(address).session({ nodeId: this.nodeIdValue, description: this.opts.description() });
+    this.logger.debug({ manager: address, nodeId: this.nodeId }, 'agent: opening a session');
+    const call = this.client(address).session({ description: this.opts.description() });
     this.call = call;
     this.registrationTimer = this.clock.setTimer(MISSED_HEARTBEATS * this.heartbeatPeriodMs, () => {
       this.registrationTimer = undefined;
       if (this.call === call) this.abandon(call, undefined, 'the manager did not register the node in time');
     });
     call.on('data', (msg: SessionMessage) => {
-      if (this.call === call) this.onMessage(address, msg);
+      if (this.call === call) this.onMessage(call, address, msg);
     });
     call.on('error', (err: grpc.ServiceError) => {
       if (this.call === call) this.onLost(err);
@@ -148,11 +171,12 @@ export class AgentSession {
     });
   }
 
-  private onMessage(address: string, msg: SessionMessage): void {
+  private onMessage(call: grpc.ClientReadableStream<SessionMessage>, address: string, msg: SessionMessage): void {
     const fresh = this.state !== 'online';
-    if (msg.nodeId !== '' && msg.nodeId !== this.nodeIdValue) {
-      if (this.nodeIdValue !== '') this.logger.warn({ was: this.nodeIdValue, now: msg.nodeId }, 'agent: the managers gave this node a new id');
-      this.nodeIdValue = msg.nodeId;
+    // Changes mean nothing without the set they change: a session that does not start with one is broken.
+    if (fresh && !msg.full) {
+      this.abandon(call, undefined, 'the manager sent changes before the full assignment set');
+      return;
     }
     this.sessionId = msg.sessionId;
     if (msg.heartbeatPeriodMs > 0) this.heartbeatPeriodMs = msg.heartbeatPeriodMs;
@@ -166,14 +190,14 @@ export class AgentSession {
       this.followedHint = false;
       this.registrationTimer?.cancel();
       this.registrationTimer = undefined;
-      this.logger.info({ manager: address, nodeId: this.nodeIdValue }, 'agent: session open');
+      this.logger.info({ manager: address, nodeId: this.nodeId }, 'agent: session open');
     }
     this.opts.events.message(msg);
     if (!fresh) return;
     this.scheduleHeartbeat(this.heartbeatPeriodMs);
-    const { nodeIdValue: nodeId, sessionId } = this;
+    const { sessionId } = this;
     const client = this.client(address);
-    this.opts.events.online((updates) => this.sendStatus(client, nodeId, sessionId, updates));
+    this.opts.events.online((updates) => this.sendStatus(client, sessionId, updates));
   }
 
   /** The stream failed or ended: reconnect, to the leader if one was named, else onwards. */
@@ -183,8 +207,8 @@ export class AgentSession {
     this.clearTimers();
     if (this.state === 'stopped') return;
     if (wasOnline) this.opts.events.offline();
-    if (isRemovedNode(err)) {
-      this.logger.error({ nodeId: this.nodeIdValue, err: err?.details }, 'agent: this node was removed from the cluster');
+    if (isRemovalRefusal(err)) {
+      this.logger.error({ nodeId: this.nodeId, err: err?.details }, 'agent: this node was removed from the cluster');
       this.stop();
       this.opts.events.removed(err?.details ?? 'this node was removed from the cluster');
       return;
@@ -226,9 +250,9 @@ export class AgentSession {
       const address = this.address;
       if (this.state !== 'online' || !call || !address) return;
       const sentAt = this.clock.now();
-      const { nodeIdValue: nodeId, sessionId } = this;
+      const { sessionId } = this;
       const deadline = Date.now() + MISSED_HEARTBEATS * this.heartbeatPeriodMs;
-      this.client(address).heartbeat({ nodeId, sessionId }, new grpc.Metadata(), { deadline }, (err, res) => {
+      this.client(address).heartbeat({ sessionId }, new grpc.Metadata(), { deadline }, (err, res) => {
         if (this.call !== call) return;
         if (err) {
           this.abandon(call, err, `heartbeat failed: ${err.details || err.message}`);
@@ -240,10 +264,10 @@ export class AgentSession {
     });
   }
 
-  private sendStatus(client: DispatcherClient, nodeId: string, sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+  private sendStatus(client: DispatcherClient, sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
     const call = this.call;
     return new Promise((resolve, reject) =>
-      client.updateTaskStatus({ nodeId, sessionId, updates }, new grpc.Metadata(), { deadline: Date.now() + STATUS_DEADLINE_MS }, (err) => {
+      client.updateTaskStatus({ sessionId, updates }, new grpc.Metadata(), { deadline: Date.now() + STATUS_DEADLINE_MS }, (err) => {
         if (!err) {
           resolve();
           return;
@@ -273,7 +297,8 @@ export class AgentSession {
   private client(address: string): DispatcherClient {
     let client = this.clients.get(address);
     if (!client) {
-      client = new DispatcherClient(address, this.credentials, {
+      client = new DispatcherClient(address, this.channelCredentials, {
+        ...MANAGER_CHANNEL_OPTIONS,
         // A manager that died is retried on this session's schedule, not gRPC's long back-off.
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1_000,

@@ -17,7 +17,6 @@ function tempDir(): string {
 }
 
 const sample = (): AgentState => ({
-  nodeId: 'node1',
   managers: ['127.0.0.1:4000', '127.0.0.1:4001'],
   tasks: [
     {
@@ -37,10 +36,10 @@ const sample = (): AgentState => ({
 
 describe('agent state', () => {
   it('is empty when nothing was saved', () => {
-    expect(loadAgentState(tempDir())).toEqual({ nodeId: '', managers: [], tasks: [] });
+    expect(loadAgentState(tempDir())).toEqual({ managers: [], tasks: [] });
   });
 
-  it('round-trips the node id, the managers, and each task with its last status', async () => {
+  it('round-trips the managers and each task with its last status', async () => {
     const dir = tempDir();
     const state = sample();
     const writer = new StateWriter({ stateDir: dir, snapshot: () => state });
@@ -54,18 +53,18 @@ describe('agent state', () => {
   it('writes once for a burst of changes, after the quiet time, with the state as of the write', async () => {
     const dir = tempDir();
     const clock = new FakeClock();
-    let state: AgentState = { nodeId: 'a', managers: [], tasks: [] };
+    let state: AgentState = { managers: ['a:1'], tasks: [] };
     let snapshots = 0;
     const writer = new StateWriter({ stateDir: dir, clock, delayMs: 50, snapshot: () => (snapshots++, state) });
     writer.changed();
-    state = { ...state, nodeId: 'b' };
+    state = { ...state, managers: ['b:1'] };
     writer.changed();
     clock.advance(49);
     expect(snapshots).toBe(0);
     clock.advance(1);
     expect(snapshots).toBe(1);
     await writer.flush();
-    expect(loadAgentState(dir).nodeId).toBe('b');
+    expect(loadAgentState(dir).managers).toEqual(['b:1']);
   });
 
   it('says which file is unreadable instead of starting from nothing', () => {

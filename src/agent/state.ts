@@ -1,7 +1,7 @@
 /**
- * What the agent keeps in its state directory so that a restart resumes where it stopped: its node
- * id (to re-register as the same node), the managers it knows, and each assigned task with the
- * last status the agent gave it. The file is rewritten whole and atomically (src/common/atomic-file.ts), a
+ * What the agent keeps in its state directory so that a restart resumes where it stopped: the
+ * managers it knows and each assigned task with the last status the agent gave it. (The node's id is
+ * its certificate's, saved beside it: src/manager/ca/node-credentials.ts.) The file is rewritten whole and atomically (src/common/atomic-file.ts), a
  * short while after a change so a burst of task steps costs one write.
  */
 import { readFileSync } from 'node:fs';
@@ -21,8 +21,6 @@ export interface PersistedTask {
 }
 
 export interface AgentState {
-  /** Empty until a manager has named this node. */
-  nodeId: string;
   managers: string[];
   tasks: PersistedTask[];
 }
@@ -41,15 +39,14 @@ export function loadAgentState(stateDir: string): AgentState {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { nodeId: '', managers: [], tasks: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { managers: [], tasks: [] };
     throw new StateFileError(path, err);
   }
   try {
-    const json = JSON.parse(text) as { version?: unknown; nodeId?: unknown; managers?: unknown; tasks?: unknown };
+    const json = JSON.parse(text) as { version?: unknown; managers?: unknown; tasks?: unknown };
     if (json.version !== FORMAT_VERSION) throw new Error(`format version ${String(json.version)}, expected ${FORMAT_VERSION}`);
     const tasks = Array.isArray(json.tasks) ? (json.tasks as { task: unknown; status: unknown }[]) : [];
     return {
-      nodeId: typeof json.nodeId === 'string' ? json.nodeId : '',
       managers: Array.isArray(json.managers) ? json.managers.filter((m): m is string => typeof m === 'string') : [],
       tasks: tasks.map((t) => ({ task: Task.fromJSON(t.task), status: TaskStatus.fromJSON(t.status) })),
     };
@@ -61,7 +58,6 @@ export function loadAgentState(stateDir: string): AgentState {
 export function encodeAgentState(state: AgentState): string {
   return JSON.stringify({
     version: FORMAT_VERSION,
-    nodeId: state.nodeId,
     managers: state.managers,
     tasks: state.tasks.map((t) => ({ task: Task.toJSON(t.task), status: TaskStatus.toJSON(t.status) })),
   });

@@ -14,14 +14,14 @@ import { dirname } from 'node:path';
 
 const tempOf = (path: string): string => `${path}.tmp`;
 
-export function writeFileAtomicSync(path: string, data: string, mode = 0o600): void {
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const temp = tempOf(path);
   // A leftover temporary file from a crash may carry other permissions; start afresh.
   rmSync(temp, { force: true });
   const fd = openSync(temp, 'wx', mode);
   try {
-    writeSync(fd, data);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

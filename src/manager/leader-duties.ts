@@ -2,11 +2,11 @@
  * What a manager does while it is the Raft leader, and only then. On election it waits until its
  * store has applied everything committed before (a barrier), so no loop acts on a stale view (an
  * orchestrator that missed its predecessor's last tasks would create them twice); makes sure the
- * Cluster object exists; then starts a fresh set of loops. Losing leadership stops them all.
+ * Cluster object exists (`prepare`, see cluster-object.ts); then starts a fresh set of loops.
+ * Losing leadership stops them all.
  */
 import type { Logger } from '../common/logger.js';
 import type { Store } from '../store/types.js';
-import { ensureCluster, type ClusterDefaults } from './cluster-object.js';
 
 /** A leader-only loop: the scheduler, each orchestrator, the reaper, the dispatcher's duties. */
 export interface LeaderLoop {
@@ -20,7 +20,8 @@ export interface LeaderDutiesOptions {
   barrier: () => Promise<unknown>;
   /** A fresh set of loops for one term of leadership, in the order they start (they stop in reverse). */
   createLoops: () => LeaderLoop[];
-  clusterDefaults?: ClusterDefaults;
+  /** Runs after the barrier and before the loops, e.g. creating the Cluster object; retried on failure. */
+  prepare?: () => Promise<unknown>;
   logger: Logger;
   /** Pause between attempts to get ready while still leader. Default 200 ms. */
   retryMs?: number;
@@ -46,7 +47,7 @@ export class LeaderDuties {
       try {
         await this.opts.barrier();
         if (generation !== this.generation) return;
-        await ensureCluster(this.opts.store, this.opts.clusterDefaults);
+        await this.opts.prepare?.();
         break;
       } catch (err) {
         if (generation !== this.generation) return;

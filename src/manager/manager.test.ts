@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient, type GetClusterResponse } from '../../proto/gen/control.js';
-import { NodeState } from '../../proto/gen/objects.js';
+import { NodeRole, NodeState } from '../../proto/gen/objects.js';
 import { FakeNodeSimulator } from '../../test/support/node-simulator.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { silentLogger } from '../common/logger.js';
@@ -35,6 +35,13 @@ describe('Manager', () => {
     return manager;
   }
 
+  function workerToken(socket: string): Promise<string> {
+    const client = new ControlClient(`unix:${socket}`, grpc.credentials.createInsecure());
+    return new Promise<string>((resolve, reject) =>
+      client.getJoinToken({ role: NodeRole.NODE_ROLE_WORKER, rotate: false }, (err, res) => (err ? reject(err) : resolve(res.token))),
+    ).finally(() => client.close());
+  }
+
   function getCluster(socket: string): Promise<GetClusterResponse> {
     const client = new ControlClient(`unix:${socket}`, grpc.credentials.createInsecure());
     return new Promise<GetClusterResponse>((resolve, reject) =>
@@ -44,7 +51,7 @@ describe('Manager', () => {
 
   it('refuses an empty state directory without --init', async () => {
     const root = dir();
-    await expect(start(root)).rejects.toThrow(/holds no cluster state: start with --init/);
+    await expect(start(root)).rejects.toThrow(/holds no cluster state: start with --init to create a cluster, or --join/);
   });
 
   it('starts a one-manager cluster, serves Control and Dispatcher, and resumes after a restart', async () => {
@@ -57,7 +64,8 @@ describe('Manager', () => {
     expect(cluster.cluster?.spec).toMatchObject({ heartbeatPeriodMs: 300, taskHistoryRetentionLimit: 5 });
     expect(cluster.managers).toEqual([expect.objectContaining({ raftId: first.id, addr: first.address, leader: true })]);
 
-    const node = new FakeNodeSimulator({ managers: [first.address], hostname: 'n1' });
+    expect(cluster.cluster?.ca?.clusterId).toBe(cluster.cluster?.meta?.id);
+    const node = new FakeNodeSimulator({ managers: [first.address], hostname: 'n1', joinToken: await workerToken(first.socketPath) });
     cleanups.push(() => node.stop());
     await node.start();
     expect(first.store.view((tx) => tx.nodes.get(node.id)?.status?.state)).toBe(NodeState.NODE_STATE_READY);

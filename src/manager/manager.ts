@@ -1,43 +1,63 @@
 /**
- * A shoal manager: one Raft member (src/raft) whose state machine is the object store (src/store),
- * serving the Control service on its unix socket and on its Raft port, and the Dispatcher on its
- * Raft port. While it leads, LeaderDuties runs the leader-only loops (scheduler, orchestrators,
- * reaper, the dispatcher's sessions).
+ * A shoal manager: one Raft member (src/raft) whose state machine is the object store (src/store).
+ * One port, over mutual TLS (manager-tls.ts), carries Raft, the Control service (for other
+ * managers' forwarded calls), the Dispatcher (nodes' sessions) and NodeCA (joins and renewals);
+ * people reach Control on the root-only unix socket. While it leads, LeaderDuties runs the
+ * leader-only loops (scheduler, orchestrators, reaper, role manager, the dispatcher's sessions).
  *
- * `shoal manager` (cmd/manager) parses flags into ManagerOptions and calls Manager.start.
+ * Its identity (manager-identity.ts) comes from --init (it creates the cluster and its CA) or
+ * --join (it joins with a manager token and enters Raft as a non-voter) and is kept in the state
+ * directory with the Raft state (state-dir.ts). `shoal manager` (cmd/manager) parses flags into
+ * ManagerOptions and calls Manager.start.
  */
+import { mkdirSync } from 'node:fs';
+import { NodeCAService } from '../../proto/gen/ca.js';
+import { ControlService } from '../../proto/gen/control.js';
+import { DispatcherService } from '../../proto/gen/dispatcher.js';
+import { hostOf } from '../common/host-port.js';
 import type { Logger } from '../common/logger.js';
+import { forceNewCluster, type ForceNewClusterOptions } from '../raft/index.js';
 import { RaftNode } from '../raft/node.js';
 import { FileSnapshotStore, FileStableStore, WalLogStore } from '../raft/storage/index.js';
 import { GrpcTransport } from '../raft/transport/grpc.js';
-import type { ServerAddress, ServerId } from '../raft/types.js';
 import { RaftProposer } from '../store/raft-proposer.js';
 import { ReplicatedStore } from '../store/replicated-store.js';
 import { StoreFsm } from '../store/fsm.js';
-import { DispatcherService } from '../../proto/gen/dispatcher.js';
-import { ControlService } from '../../proto/gen/control.js';
-import { createControlService, LeaderForwarder } from './controlapi/index.js';
+import { MANAGER_CHANNEL_OPTIONS } from './ca/index.js';
+import { createClusterCAService } from './cluster-ca.js';
+import { ensureCluster, recordRemovals, type ClusterSeed } from './cluster-object.js';
+import { createControlService } from './controlapi/index.js';
 import { ControlSocket } from './control-socket.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { LeaderDuties } from './leader-duties.js';
+import { LeaderForwarder } from './leader-forwarder.js';
 import { createLeaderLoops } from './leader-loops.js';
-import { loadNodeId, stateDirLayout } from './state-dir.js';
+import { forgetInitCa, loadOrCreateManagerIdentity } from './manager-identity.js';
+import { managerOnlyRefusal, managersOnly, ManagerTls } from './manager-tls.js';
+import { founderNode } from './node-admission.js';
+import { OwnCertificate } from './own-certificate.js';
+import { raftMembership } from './raft-membership.js';
+import { stateDirLayout } from './state-dir.js';
 
 export interface ManagerOptions {
   stateDir: string;
-  /** host:port of the Raft port, where Control and Dispatcher are served too. */
+  /** host:port of the Raft port, where Control, Dispatcher and NodeCA are served too (mutual TLS). */
   listenAddr: string;
-  /** The address other managers and nodes reach this one at; default the bound listen address. */
+  /** The address other managers and nodes reach this one at; default the listen address. */
   advertiseAddr?: string;
   socketPath: string;
-  /** Create a new cluster if the state directory is empty. */
+  /** Create a new cluster (its CA included) if the state directory is empty. */
   init: boolean;
-  /** This manager's id on first start; default a new random id. */
+  /** Join the cluster of the manager at `address` with a manager join token, if the state directory is empty. */
+  join?: { address: string; token: string };
+  /** This manager's id when it creates the cluster; default a new random id. */
   nodeId?: string;
-  /** The founding members of a static cluster, this manager included (with --init). */
-  bootstrap?: { id: ServerId; address: ServerAddress }[];
+  /** Restart as the only voter of a new configuration, keeping the state (quorum-loss recovery). */
+  forceNewCluster?: boolean;
   /** The heartbeat period written into the Cluster object when this manager creates it. */
   heartbeatPeriodMs?: number;
+  /** The node certificate lifetime written into the Cluster object when this manager creates it. */
+  certExpiryMs?: number;
   logger: Logger;
 }
 
@@ -50,13 +70,17 @@ interface ManagerParts {
   stableStore: FileStableStore;
   socket: ControlSocket;
   forwarder: LeaderForwarder;
+  dispatcher: Dispatcher;
   duties: LeaderDuties;
+  certificate: OwnCertificate;
 }
 
 /** How long a store write may wait for Raft before it fails. */
 const PROPOSAL_TIMEOUT_MS = 30_000;
 /** How long a stopping leader tries to hand leadership over, so the others need not wait for a timeout. */
 const SHUTDOWN_TRANSFER_MS = 2_000;
+/** How long adding a joining manager to Raft may take. */
+const ADD_MANAGER_TIMEOUT_MS = 10_000;
 
 export class Manager {
   private closing: Promise<void> | undefined;
@@ -76,9 +100,18 @@ export class Manager {
 
   static async start(opts: ManagerOptions): Promise<Manager> {
     const { logger } = opts;
-    const id = loadNodeId(opts.stateDir, opts.nodeId);
+    const raftAddress = opts.advertiseAddr ?? opts.listenAddr;
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const identity = await loadOrCreateManagerIdentity({
+      stateDir: opts.stateDir,
+      init: opts.init,
+      join: opts.join,
+      nodeId: opts.nodeId,
+      raftAddress,
+      certLifetimeMs: opts.certExpiryMs,
+    });
+    const id = identity.credentials.nodeId;
     const layout = stateDirLayout(opts.stateDir);
-    checkBootstrapList(id, opts);
 
     const logStore = new WalLogStore({ dir: layout.wal, logger });
     const stableStore = new FileStableStore({ dir: layout.stable });
@@ -99,12 +132,15 @@ export class Manager {
       stats: () => raft().stats(),
       getConfiguration: () => raft().getConfiguration(),
     };
+    const tls = new ManagerTls(identity.credentials);
     const store = new ReplicatedStore({ fsm, proposer: new RaftProposer({ apply: (data, ms) => raft().apply(data, ms) }, PROPOSAL_TIMEOUT_MS) });
-    const forwarder = new LeaderForwarder({ raft: raftInfo });
+    const forwarder = new LeaderForwarder({ raft: raftInfo, channel: () => tls.channel() });
     const dispatcher = new Dispatcher({
       store,
       leaderAddress: () => raftInfo.leader()?.address,
       managerAddresses: () => raftInfo.getConfiguration().configuration.servers.map((s) => s.address),
+      managerChannel: () => tls.channel(),
+      isLeader: () => raftInfo.state() === 'leader',
       logger: logger.child({ component: 'dispatcher' }),
     });
     const control = createControlService({
@@ -115,16 +151,32 @@ export class Manager {
       forwarder,
       logger,
     });
+    const ca = createClusterCAService({
+      store,
+      isLeader: () => raftInfo.state() === 'leader',
+      forwarder,
+      addNonvoter: (nodeId, address) => raft().addNonvoter(nodeId, address, 0, ADD_MANAGER_TIMEOUT_MS),
+      logger,
+    });
     // Whatever opened so far is closed again if a later step fails (a port in use, a bad flag).
     const opened: (() => void | Promise<void>)[] = [() => logStore.close(), () => stableStore.close()];
     try {
+      // Managers a forced new cluster left behind are recorded as removed by its first leader, so
+      // their certificates stop working and, should one come back on its old state, it stops.
+      const forcedOut = opts.forceNewCluster ? recoverAlone(id, raftAddress, { logStore, stableStore, snapshotStore, logger }) : [];
       const transport = await GrpcTransport.listen({
         address: opts.listenAddr,
         advertiseAddress: opts.advertiseAddr,
+        serverCredentials: tls.server,
+        channelCredentials: tls.channel().credentials,
+        channelOptions: MANAGER_CHANNEL_OPTIONS,
+        authorize: (call) => managerOnlyRefusal(call),
         logger,
         services: [
-          { definition: ControlService, implementation: control },
+          // On this port Control is for other managers (forwarded calls); people use the socket.
+          { definition: ControlService, implementation: managersOnly(control) },
           { definition: DispatcherService, implementation: dispatcher.implementation },
+          { definition: NodeCAService, implementation: ca },
         ],
       });
       opened.push(() => transport.close());
@@ -133,14 +185,33 @@ export class Manager {
       late.transport = transport;
       bootstrapIfNew(node, id, transport.localAddress, opts);
       const socket = await ControlSocket.listen(opts.socketPath, control);
+      opened.push(() => socket.close());
+      const certificate = new OwnCertificate(identity.credentials, {
+        stateDir: opts.stateDir,
+        store,
+        addresses: [hostOf(raftAddress)],
+        onRenewed: (credentials) => {
+          tls.update(credentials);
+          transport.setChannelCredentials(tls.channel().credentials);
+        },
+        logger,
+      });
+      const seed: ClusterSeed | undefined = identity.initCa && { ca: identity.initCa, founder: founderNode(id) };
       const duties = new LeaderDuties({
         store,
         barrier: () => node.barrier(PROPOSAL_TIMEOUT_MS),
-        createLoops: () => [dispatcher, ...createLeaderLoops({ store, logger })],
-        clusterDefaults: { heartbeatPeriodMs: opts.heartbeatPeriodMs },
+        prepare: async () => {
+          const ready = await ensureCluster(store, { heartbeatPeriodMs: opts.heartbeatPeriodMs, nodeCertLifetimeMs: opts.certExpiryMs }, seed);
+          if (ready && seed) forgetInitCa(opts.stateDir);
+          if (forcedOut.length > 0) await recordRemovals(store, forcedOut, Date.now());
+        },
+        createLoops: () => [
+          dispatcher,
+          ...createLeaderLoops({ store, logger, membership: raftMembership(id, node, () => transport.peerStatus()) }),
+        ],
         logger,
       });
-      const parts = { store, node, transport, logStore, stableStore, socket, forwarder, duties };
+      const parts = { store, node, transport, logStore, stableStore, socket, forwarder, dispatcher, duties, certificate };
       return Manager.run(id, opts, parts);
     } catch (err) {
       for (const close of opened.reverse()) await close();
@@ -158,6 +229,12 @@ export class Manager {
       if (o.role === 'shutdown' && manager.closing === undefined) manager.failed(node.fatalError() ?? new Error('raft stopped'));
     });
     node.start();
+    parts.certificate.start();
+    parts.store.watch((events) => {
+      if (manager.closing === undefined && events.some((e) => e.kind === 'cluster' && id in (e.object.removedNodes?.removedAt ?? {}))) {
+        manager.failed(new Error(`this manager (${id}) was removed from the cluster; to rejoin, start it on an empty state directory with --join`));
+      }
+    });
     opts.logger.info({ id, address: manager.address, socket: opts.socketPath, stateDir: opts.stateDir }, 'manager started');
     return manager;
   }
@@ -167,13 +244,13 @@ export class Manager {
     return this.parts.node.state() === 'leader' && this.parts.duties.active;
   }
 
-  /** Calls `listener` if Raft stops on its own (a storage failure): the manager cannot go on. */
+  /** Calls `listener` if the manager cannot go on: Raft stopped on its own (a storage failure), or this manager was removed. */
   onFatal(listener: (err: Error) => void): void {
     this.fatalListeners.push(listener);
   }
 
   private failed(err: Error): void {
-    this.logger.fatal({ err }, 'manager: raft stopped');
+    this.logger.fatal({ err }, 'manager cannot go on');
     for (const listener of this.fatalListeners) listener(err);
   }
 
@@ -184,13 +261,15 @@ export class Manager {
   }
 
   private async shutdown(): Promise<void> {
-    const { duties, socket, forwarder, node, transport, logStore, stableStore } = this.parts;
+    const { duties, socket, forwarder, dispatcher, node, transport, logStore, stableStore, certificate } = this.parts;
     this.logger.info('manager stopping');
+    certificate.stop();
     socket.close();
     // Hand over first, so the loops stop as on any loss of leadership and the dispatcher sends its
     // nodes to the new leader rather than back here.
     await this.handOverLeadership();
     await duties.end();
+    dispatcher.close();
     forwarder.close();
     await node.shutdown();
     await transport.close();
@@ -212,30 +291,20 @@ export class Manager {
   }
 }
 
-function checkBootstrapList(id: string, opts: ManagerOptions): void {
-  if (!opts.bootstrap) return;
-  const self = opts.bootstrap.find((m) => m.id === id);
-  if (!self) throw new Error(`--bootstrap must list this manager (${id}); it lists ${opts.bootstrap.map((m) => m.id).join(', ')}`);
-  const ids = new Set(opts.bootstrap.map((m) => m.id));
-  if (ids.size !== opts.bootstrap.length) throw new Error('--bootstrap lists a manager id twice');
-}
-
 /**
- * A fresh state directory starts a cluster with --init, or waits to be brought in by the founders
- * of a static cluster (--bootstrap without --init); with neither there is nothing it could join.
+ * A fresh Raft state starts a single-manager cluster with --init; a manager that joined waits for
+ * the leader, which added it to the configuration when its certificate was issued.
  */
 function bootstrapIfNew(node: RaftNode, id: string, address: string, opts: ManagerOptions): void {
   const stats = node.stats();
   const fresh = stats.term === 0 && stats.lastLogIndex === 0 && stats.lastSnapshotIndex === 0;
-  if (!fresh) return;
-  if (!opts.init) {
-    if (opts.bootstrap) return;
-    throw new Error(`${opts.stateDir} holds no cluster state: start with --init to create a new cluster`);
-  }
-  const members = opts.bootstrap ?? [{ id, address }];
-  const self = members.find((m) => m.id === id);
-  if (self && self.address !== address) {
-    throw new Error(`--bootstrap gives this manager (${id}) the address ${self.address}, but it listens at ${address} (set --advertise-addr)`);
-  }
-  node.bootstrapCluster({ servers: members.map((m) => ({ ...m, suffrage: 'voter' as const })) });
+  if (fresh && opts.init) node.bootstrapCluster({ servers: [{ id, address, suffrage: 'voter' }] });
+}
+
+/** --force-new-cluster: this manager becomes the only voter; resolves with the ids of the managers left out. */
+function recoverAlone(id: string, address: string, stores: Omit<ForceNewClusterOptions, 'self'>): string[] {
+  const { changed, previous } = forceNewCluster({ ...stores, self: { id, address } });
+  const left = previous.servers.map((server) => server.id).filter((server) => server !== id);
+  stores.logger?.warn({ changed, left }, 'forced a new cluster with this manager as its only member');
+  return left;
 }

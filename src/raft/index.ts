@@ -4,6 +4,7 @@
  */
 export { RaftNode } from './node.js';
 export type { RaftOptions } from './options.js';
+export { forceNewCluster, type ForceNewClusterOptions, type ForceNewClusterResult } from './force-new-cluster.js';
 export type { Observation, ObservationListener } from './observations.js';
 export type { RaftStats } from './stats.js';
 export type { FSM } from './fsm.js';

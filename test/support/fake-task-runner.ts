@@ -40,26 +40,37 @@ export class FakeTaskRunner {
 
   /** Takes the node's full assignment set: new tasks start, changed ones follow their desired state, absent ones are dropped. */
   assign(assignments: readonly Task[]): void {
-    const seen = new Set<string>();
-    for (const task of assignments) {
-      const id = task.meta?.id ?? '';
-      seen.add(id);
-      const known = this.tasks.get(id);
-      if (known) {
-        known.task = task;
-        this.drive(known);
-        continue;
-      }
-      const state = Math.max(task.status?.state ?? TaskState.TASK_STATE_ASSIGNED, TaskState.TASK_STATE_ASSIGNED);
-      const fresh: FakeTask = { task, state, health: task.status?.health ?? 0, step: undefined, timer: undefined };
-      this.tasks.set(id, fresh);
-      this.drive(fresh);
+    const seen = new Set(assignments.map((t) => t.meta?.id ?? ''));
+    for (const id of this.tasks.keys()) if (!seen.has(id)) this.drop(id);
+    for (const task of assignments) this.take(task);
+  }
+
+  /** Takes a change to the set: `updated` tasks are new or changed, `removed` ones are dropped. */
+  applyChanges(updated: readonly Task[], removed: readonly string[]): void {
+    for (const id of removed) this.drop(id);
+    const gone = new Set(removed);
+    for (const task of updated) if (!gone.has(task.meta?.id ?? '')) this.take(task);
+  }
+
+  private take(task: Task): void {
+    const id = task.meta?.id ?? '';
+    const known = this.tasks.get(id);
+    if (known) {
+      known.task = task;
+      this.drive(known);
+      return;
     }
-    for (const [id, t] of this.tasks) {
-      if (seen.has(id)) continue;
-      this.cancel(t);
-      this.tasks.delete(id);
-    }
+    const state = Math.max(task.status?.state ?? TaskState.TASK_STATE_ASSIGNED, TaskState.TASK_STATE_ASSIGNED);
+    const fresh: FakeTask = { task, state, health: task.status?.health ?? 0, step: undefined, timer: undefined };
+    this.tasks.set(id, fresh);
+    this.drive(fresh);
+  }
+
+  private drop(id: string): void {
+    const t = this.tasks.get(id);
+    if (!t) return;
+    this.cancel(t);
+    this.tasks.delete(id);
   }
 
   /** The task exits with an error (default exit code 1). */

@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadNodeCredentials } from '../../src/manager/ca/index.js';
 
 /** The repository root, whether this runs from test/support or dist/test/support. */
 export const REPO_ROOT = findRepoRoot();
@@ -19,9 +20,12 @@ export interface ManagerProcessOptions {
   /** 127.0.0.1:PORT (pick one with freePort()). */
   listenAddr: string;
   init?: boolean;
+  /** The --node-id of a manager started with --init. */
   nodeId?: string;
-  /** The --bootstrap list, "ID=HOST:PORT,...". */
-  bootstrap?: string;
+  /** --join ADDRESS --token TOKEN: join the cluster of the manager at `address`. */
+  join?: { address: string; token: string };
+  /** Restart as the only voter of a new configuration (quorum-loss recovery). */
+  forceNewCluster?: boolean;
   /** e.g. "500ms": the nodes' heartbeat period, if this manager creates the cluster. */
   heartbeatPeriod?: string;
   logLevel?: string;
@@ -62,7 +66,8 @@ export class ManagerProcess {
     ];
     if (opts.init) args.push('--init');
     if (opts.nodeId) args.push('--node-id', opts.nodeId);
-    if (opts.bootstrap) args.push('--bootstrap', opts.bootstrap);
+    if (opts.join) args.push('--join', opts.join.address, '--token', opts.join.token);
+    if (opts.forceNewCluster) args.push('--force-new-cluster');
     if (opts.heartbeatPeriod) args.push('--heartbeat-period', opts.heartbeatPeriod);
     const log = openSync(join(opts.dir, 'manager.log'), 'a');
     try {
@@ -79,6 +84,11 @@ export class ManagerProcess {
 
   get address(): string {
     return this.opts.listenAddr;
+  }
+
+  /** The node id in this manager's certificate; undefined until it has one (a join takes a moment). */
+  get id(): string | undefined {
+    return this.opts.nodeId ?? loadNodeCredentials(this.stateDir)?.nodeId;
   }
 
   get alive(): boolean {
@@ -102,10 +112,10 @@ export class ManagerProcess {
     await this.exited;
   }
 
-  /** Starts a new process on the same directory and address (without --init). */
-  restart(): ManagerProcess {
+  /** Starts a new process on the same directory and address (without --init or --join, which applied once). */
+  restart(extra: Partial<ManagerProcessOptions> = {}): ManagerProcess {
     if (this.alive) throw new Error('restart a manager only after it stopped');
-    return ManagerProcess.start({ ...this.opts, init: false });
+    return ManagerProcess.start({ ...this.opts, init: false, join: undefined, forceNewCluster: false, ...extra });
   }
 
   /** The manager's peak resident memory (VmHWM) in bytes, while it runs. */

@@ -1,20 +1,24 @@
 /**
- * FakeNodeSimulator: a FAKE worker node for tests and benchmarks. It speaks the real Dispatcher
- * protocol to real managers (register, stream assignments, heartbeat, batched status reports) but
- * runs no containers: FakeTaskRunner walks each task through its states on a timer. Tests command
+ * FakeNodeSimulator: a FAKE worker node for tests and benchmarks. It joins the cluster with a worker
+ * join token (keeping its certificate in memory) and speaks the real Dispatcher protocol to real
+ * managers over mutual TLS with that certificate (register, stream its assignments as a full set
+ * then changes, heartbeat, batched status reports) but runs no containers: FakeTaskRunner walks each task through its states on a timer. Tests command
  * failures (failTask, makeUnhealthy, failNewTasks) and node loss (stop, kill).
  *
  * On any session failure it reconnects, to the leader a refusing follower named if there is one,
  * otherwise to the next manager it knows (its configured list plus the managers the last session
- * message listed). Many simulators can share one process: each is a few timers and one stream.
+ * message listed). Many simulators can share one process: each is a few timers, one stream, and
+ * its own TLS connection (its own certificate).
  */
-import { credentials, Metadata, status as grpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   DispatcherClient,
   type SessionMessage,
   type TaskStatusUpdate,
 } from '../../proto/gen/dispatcher.js';
 import type { Platform, Resources, TaskState } from '../../proto/gen/objects.js';
+import { grpcChannelCredentials, MANAGER_CHANNEL_OPTIONS } from '../../src/manager/ca/grpc-credentials.js';
+import { joinCluster, type NodeCredentials } from '../../src/manager/ca/node-credentials.js';
 import { MISSED_HEARTBEATS } from '../../src/manager/dispatcher/dispatcher.js';
 import { leaderAddressFrom } from '../../src/manager/dispatcher/leader-hint.js';
 import { FakeTaskRunner, type TaskPredicate } from './fake-task-runner.js';
@@ -23,6 +27,10 @@ import { StatusReporter } from './status-reporter.js';
 export interface FakeNodeOptions {
   /** Manager addresses (host:port of their Raft/gRPC port) to try, in order. */
   managers: string[];
+  /** The worker join token start() joins with (through the managers in turn), unless `credentials` are given. */
+  joinToken?: string;
+  /** Credentials from an earlier join (e.g. another simulator's `credentials`): start() does not join. */
+  credentials?: NodeCredentials;
   hostname: string;
   /** Default 4 CPUs and 8 GiB. */
   resources?: Resources;
@@ -44,7 +52,7 @@ export type FakeNodeState = 'idle' | 'connecting' | 'connected' | 'stopped' | 'k
 const GiB = 1024 ** 3;
 
 export class FakeNodeSimulator {
-  private nodeId = '';
+  private creds: NodeCredentials | undefined;
   private sessionId = '';
   private state: FakeNodeState = 'idle';
   private readonly managers: string[];
@@ -56,6 +64,7 @@ export class FakeNodeSimulator {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatPeriodMs = 5000;
+  private heartbeatsAnswered = 0;
   private sessionsOpened = 0;
   private assignmentMessages = 0;
   private readonly runner: FakeTaskRunner;
@@ -64,6 +73,8 @@ export class FakeNodeSimulator {
 
   constructor(private readonly opts: FakeNodeOptions) {
     if (opts.managers.length === 0) throw new Error('FakeNodeSimulator needs at least one manager address');
+    if (!opts.joinToken && !opts.credentials) throw new Error('FakeNodeSimulator needs a joinToken (or credentials)');
+    this.creds = opts.credentials;
     this.managers = [...opts.managers];
     this.reporter = new StatusReporter(opts.statusBatchMs ?? 10);
     this.runner = new FakeTaskRunner({
@@ -73,12 +84,34 @@ export class FakeNodeSimulator {
     });
   }
 
-  /** Opens the first session; resolves once the node is registered and has its first assignments. */
+  /**
+   * Joins the cluster (unless given credentials) and opens the first session; resolves once the
+   * node is registered and has its first assignments. A refused join rejects.
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`node ${this.opts.hostname} already started`);
+    this.state = 'connecting';
+    this.creds ??= await this.join();
+    // Stopped while joining: nothing to open.
+    if (this.state !== 'connecting') return;
     const registered = this.registered();
     this.connect();
     await registered;
+  }
+
+  private async join(): Promise<NodeCredentials> {
+    let lastError: unknown;
+    for (const address of this.managers) {
+      try {
+        return await joinCluster({ address, token: this.opts.joinToken!, requestedRole: 'worker' });
+      } catch (err) {
+        // Only an unreachable manager is worth passing over; a refusal is the cluster's answer.
+        const code = (err as Partial<ServiceError>).code;
+        if (code !== grpcStatus.UNAVAILABLE && code !== grpcStatus.DEADLINE_EXCEEDED) throw err;
+        lastError = err;
+      }
+    }
+    throw lastError;
   }
 
   /** Resolves when a session is next registered (at once if one is open). */
@@ -87,20 +120,34 @@ export class FakeNodeSimulator {
     return new Promise((resolve) => this.registeredWaiters.push(resolve));
   }
 
+  /** The node id its certificate names; empty until start() has joined. */
   get id(): string {
-    return this.nodeId;
+    return this.creds?.nodeId ?? '';
+  }
+
+  /** The node's certificate, key and cluster root, once joined. */
+  get credentials(): NodeCredentials | undefined {
+    return this.creds;
   }
 
   get hostname(): string {
     return this.opts.hostname;
   }
 
-  status(): { state: FakeNodeState; manager: string | undefined; sessionsOpened: number; assignmentMessages: number; unreported: number } {
+  status(): {
+    state: FakeNodeState;
+    manager: string | undefined;
+    sessionsOpened: number;
+    assignmentMessages: number;
+    heartbeatsAnswered: number;
+    unreported: number;
+  } {
     return {
       state: this.state,
       manager: this.connectedTo,
       sessionsOpened: this.sessionsOpened,
       assignmentMessages: this.assignmentMessages,
+      heartbeatsAnswered: this.heartbeatsAnswered,
       unreported: this.reporter.backlog(),
     };
   }
@@ -110,7 +157,7 @@ export class FakeNodeSimulator {
     return this.runner.states();
   }
 
-  /** How many tasks this node holds (its latest assignment set, less the finished ones it dropped). */
+  /** How many tasks this node holds (its assignment set, less the finished ones it dropped). */
   taskCount(): number {
     return this.runner.size();
   }
@@ -169,7 +216,6 @@ export class FakeNodeSimulator {
     this.state = 'connecting';
     const address = this.nextManager();
     const call = this.client(address).session({
-      nodeId: this.nodeId,
       description: {
         hostname: this.opts.hostname,
         platform: this.opts.platform ?? { os: 'linux', architecture: 'x86_64' },
@@ -193,20 +239,20 @@ export class FakeNodeSimulator {
     if (this.state === 'killed') return;
     const fresh = this.state !== 'connected';
     this.assignmentMessages++;
-    this.nodeId = msg.nodeId;
     this.sessionId = msg.sessionId;
     this.connectedTo = address;
     this.hintedLeader = undefined;
     for (const m of msg.managers) if (!this.managers.includes(m)) this.managers.push(m);
     if (msg.heartbeatPeriodMs > 0) this.heartbeatPeriodMs = msg.heartbeatPeriodMs;
-    this.runner.assign(msg.assignments);
+    if (msg.full) this.runner.assign(msg.updated);
+    else this.runner.applyChanges(msg.updated, msg.removed);
     if (!fresh) return;
     this.state = 'connected';
     this.sessionsOpened++;
     this.scheduleHeartbeat();
-    const { nodeId, sessionId } = this;
+    const { sessionId } = this;
     const client = this.client(address);
-    this.reporter.online((updates) => this.sendStatus(client, nodeId, sessionId, updates));
+    this.reporter.online((updates) => this.sendStatus(client, sessionId, updates));
     for (const resolve of this.registeredWaiters.splice(0)) resolve();
   }
 
@@ -250,25 +296,26 @@ export class FakeNodeSimulator {
       const address = this.connectedTo;
       if (this.state !== 'connected' || !address) return;
       const sentAt = Date.now();
-      const { nodeId, sessionId } = this;
+      const { sessionId } = this;
       // Unanswered for three periods, the session is lost anyway: start a new one.
       const deadline = sentAt + MISSED_HEARTBEATS * this.heartbeatPeriodMs;
-      this.client(address).heartbeat({ nodeId, sessionId }, new Metadata(), { deadline }, (err, res) => {
+      this.client(address).heartbeat({ sessionId }, new Metadata(), { deadline }, (err, res) => {
         // An answer about a session since replaced starts nothing (the new one has its own heartbeats).
         if (this.state !== 'connected' || this.sessionId !== sessionId) return;
         if (err) {
           this.restartSession(err);
           return;
         }
+        this.heartbeatsAnswered++;
         if (res.periodMs > 0) this.heartbeatPeriodMs = res.periodMs;
         this.scheduleHeartbeat(Math.max(0, sentAt + this.heartbeatPeriodMs - Date.now()));
       });
     }, delayMs);
   }
 
-  private sendStatus(client: DispatcherClient, nodeId: string, sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+  private sendStatus(client: DispatcherClient, sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
     return new Promise((resolve, reject) =>
-      client.updateTaskStatus({ nodeId, sessionId, updates }, (err) => {
+      client.updateTaskStatus({ sessionId, updates }, (err) => {
         if (!err) {
           resolve();
           return;
@@ -289,12 +336,13 @@ export class FakeNodeSimulator {
   private client(address: string): DispatcherClient {
     let client = this.clients.get(address);
     if (!client) {
-      client = new DispatcherClient(address, credentials.createInsecure(), {
+      client = new DispatcherClient(address, grpcChannelCredentials(this.creds!), {
+        ...MANAGER_CHANNEL_OPTIONS,
         // A manager that died should be retried on our schedule, not gRPC's long back-off.
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
-        // Every fake node of this process shares one HTTP/2 connection per manager; the default
-        // 64 KiB window would throttle a thousand nodes' assignment streams to one node's share.
+        // A node's full set can be large (thousands of tasks), and the default 64 KiB window
+        // would make a busy manager wait on every node's window as it sends.
         'grpc-node.flow_control_window': 16 * 1024 * 1024,
       });
       this.clients.set(address, client);

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ManagerProcess, REPO_ROOT, SHOAL_JS } from './manager-process.js';
+import { freePort, ManagerProcess, REPO_ROOT, SHOAL_JS, type ManagerProcessOptions } from './manager-process.js';
 import { FakeNodeSimulator, type FakeNodeOptions } from './node-simulator.js';
 import { waitFor } from './wait-for.js';
 
@@ -30,6 +30,8 @@ const CLI_TIMEOUT_MS = 60_000;
 
 export class TestCluster {
   readonly nodes: FakeNodeSimulator[] = [];
+  /** The worker join token fake nodes join with. */
+  workerToken = '';
   private nodeCount = 0;
 
   private constructor(
@@ -40,27 +42,47 @@ export class TestCluster {
   static async start(opts: TestClusterOptions): Promise<TestCluster> {
     if (!existsSync(SHOAL_JS)) throw new Error(`${SHOAL_JS} is missing: run 'npm run build' before the integration tests`);
     const root = mkdtempSync(join(tmpdir(), 'shoal-it-'));
-    const ids = Array.from({ length: opts.managers }, (_, i) => `m${i + 1}`);
-    const ports = await Promise.all(ids.map(() => freePort()));
-    const bootstrap = opts.managers > 1 ? ids.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',') : undefined;
-    const managers = ids.map((id, i) =>
-      ManagerProcess.start({
-        dir: join(root, id),
-        listenAddr: `127.0.0.1:${ports[i]}`,
-        init: true,
-        nodeId: id,
-        bootstrap,
-        heartbeatPeriod: opts.heartbeatPeriod ?? '500ms',
-      }),
-    );
-    const cluster = new TestCluster(root, managers);
+    const first = ManagerProcess.start({
+      dir: join(root, 'm1'),
+      listenAddr: `127.0.0.1:${await freePort()}`,
+      init: true,
+      nodeId: 'm1',
+      heartbeatPeriod: opts.heartbeatPeriod ?? '500ms',
+    });
+    const cluster = new TestCluster(root, [first]);
     try {
       await cluster.waitForLeader();
+      cluster.workerToken = (await cluster.ok(['cluster', 'join-token', 'worker', '-q'])).trim();
+      for (let i = 2; i <= opts.managers; i++) await cluster.joinManager();
     } catch (err) {
       await cluster.close();
       throw err;
     }
     return cluster;
+  }
+
+  /**
+   * Starts a manager that joins with the manager token through the first live manager, and
+   * resolves once it holds a vote.
+   */
+  async joinManager(): Promise<ManagerProcess> {
+    const via = this.managers.find((m) => m.alive);
+    if (!via) throw new Error('no manager is running');
+    const token = (await this.ok(['cluster', 'join-token', 'manager', '-q'])).trim();
+    const manager = ManagerProcess.start({
+      dir: join(this.root, `m${this.managers.length + 1}`),
+      listenAddr: `127.0.0.1:${await freePort()}`,
+      join: { address: via.address, token },
+    });
+    this.managers.push(manager);
+    await waitFor(`${manager.opts.dir} to become a voting manager`, async () => {
+      if (!manager.alive) throw new Error(`the joining manager exited:\n${manager.log()}`);
+      const id = manager.id;
+      if (id === undefined) return false;
+      const info = await this.json<{ managers?: { raftId: string; suffrage?: string }[] }>(['cluster', 'info'], via);
+      return info.managers?.some((m) => m.raftId === id && m.suffrage === 'voter') ?? false;
+    }, 30_000, 100);
+    return manager;
   }
 
   /** The managers' addresses, for fake nodes. */
@@ -99,7 +121,7 @@ export class TestCluster {
       if (r.code !== 0) return false;
       const info = JSON.parse(r.stdout) as { cluster?: unknown; managers?: { raftId: string; leader?: boolean }[] };
       const id = info.managers?.find((m) => m.leader)?.raftId;
-      leader = this.managers.find((m) => m.opts.nodeId === id && m.alive);
+      leader = this.managers.find((m) => m.alive && m.id === id);
       return info.cluster !== undefined && leader !== undefined;
     }, limitMs, 100);
     return leader!;
@@ -110,6 +132,7 @@ export class TestCluster {
     const n = ++this.nodeCount;
     const node = new FakeNodeSimulator({
       managers: this.addresses,
+      joinToken: this.workerToken,
       hostname: `${group}-${n}`,
       stepDelayMs: 5,
       ...options,
@@ -127,9 +150,9 @@ export class TestCluster {
   }
 
   /** Replaces a stopped manager with a new process on its state directory. */
-  restartManager(manager: ManagerProcess): ManagerProcess {
+  restartManager(manager: ManagerProcess, extra: Partial<ManagerProcessOptions> = {}): ManagerProcess {
     const index = this.managers.indexOf(manager);
-    const restarted = manager.restart();
+    const restarted = manager.restart(extra);
     this.managers[index] = restarted;
     return restarted;
   }
@@ -149,7 +172,7 @@ export class TestCluster {
 
   /** Every manager's log, for a failing test's report. */
   logs(): string {
-    return this.managers.map((m) => `--- ${m.opts.nodeId} (${m.logFile})\n${m.log()}`).join('\n');
+    return this.managers.map((m) => `--- ${m.id ?? m.opts.dir} (${m.logFile})\n${m.log()}`).join('\n');
   }
 }
 

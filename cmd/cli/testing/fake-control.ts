@@ -99,7 +99,7 @@ export class FakeControl {
       };
     return {
       getCluster: unary((): GetClusterResponse => ({
-        cluster: { meta: { id: 'cluster0000000000000000001', version: 2, createdAt: 1, updatedAt: 1 }, spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: 5, heartbeatPeriodMs: 5000 } },
+        cluster: { meta: { id: 'cluster0000000000000000001', version: 2, createdAt: 1, updatedAt: 1 }, spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: 5, heartbeatPeriodMs: 5000, nodeCertLifetimeMs: 0 } },
         managers: this.managers,
         raftTerm: 2,
         raftCommitIndex: 40,

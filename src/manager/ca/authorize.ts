@@ -2,17 +2,26 @@
  * Who is calling: the node identity in the client certificate the TLS layer verified. grpc-js only
  * reports a peer certificate when it chained to the trusted root (the socket is "authorized"), so
  * an absent identity means the caller presented no certificate or one the root did not sign.
+ *
+ * A follower that passes a node's call on to the leader calls with its own (manager) certificate
+ * and names the node it acts for in FORWARDED_FOR_METADATA, as swarmkit's raft proxy does. That
+ * claim is believed only from a manager of the same cluster: a worker cannot speak for anyone.
  */
-import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import { nodeIdentityOf, NodeCertificateError, type NodeIdentity } from './issuer.js';
-import type { NodeRoleName } from './roles.js';
+import { isNodeRole, type NodeRoleName } from './roles.js';
 import { permissionDenied, unauthenticated } from './rpc-error.js';
 
 /** What the helpers need of a server call: every grpc-js server call type has it. */
-export type AuthenticatedCall = Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext'>;
+export type AuthenticatedCall = Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext'> & {
+  readonly metadata?: Metadata;
+};
 
-/** The verified caller's identity, or undefined without a verified node certificate. */
-export function callerIdentity(call: AuthenticatedCall): NodeIdentity | undefined {
+/** Metadata a forwarding manager sets to the identity of the node it acts for (JSON). */
+export const FORWARDED_FOR_METADATA = 'shoal-forwarded-for';
+
+/** The certificate-verified identity of whoever opened the connection, forwarding or not. */
+export function directCallerIdentity(call: AuthenticatedCall): NodeIdentity | undefined {
   const raw = call.getAuthContext().sslPeerCertificate?.raw;
   if (!raw) return undefined;
   try {
@@ -21,6 +30,40 @@ export function callerIdentity(call: AuthenticatedCall): NodeIdentity | undefine
     if (err instanceof NodeCertificateError) return undefined;
     throw err;
   }
+}
+
+/**
+ * The verified caller's identity, or undefined without a verified node certificate. For a call a
+ * manager forwarded, the node it forwarded for; a forwarding claim from anyone else is refused.
+ */
+export function callerIdentity(call: AuthenticatedCall): NodeIdentity | undefined {
+  const direct = directCallerIdentity(call);
+  const claim = call.metadata?.get(FORWARDED_FOR_METADATA)[0];
+  if (claim === undefined || direct === undefined) return direct;
+  if (direct.role !== 'manager') throw permissionDenied(`node ${direct.nodeId} has a ${direct.role} certificate and may not act for another node`);
+  const forwarded = parseForwardedFor(String(claim));
+  if (forwarded.clusterId !== direct.clusterId) throw permissionDenied(`a call forwarded by ${direct.nodeId} names a node of another cluster`);
+  return forwarded;
+}
+
+/** Metadata that makes a call on another manager act for `identity` (see callerIdentity). */
+export function forwardedForMetadata(identity: NodeIdentity, metadata = new Metadata()): Metadata {
+  metadata.set(FORWARDED_FOR_METADATA, JSON.stringify({ nodeId: identity.nodeId, role: identity.role, clusterId: identity.clusterId }));
+  return metadata;
+}
+
+function parseForwardedFor(text: string): NodeIdentity {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const { nodeId, role, clusterId } = (value ?? {}) as Record<string, unknown>;
+  if (typeof nodeId !== 'string' || nodeId === '' || typeof clusterId !== 'string' || typeof role !== 'string' || !isNodeRole(role)) {
+    throw unauthenticated(`malformed ${FORWARDED_FOR_METADATA} metadata`);
+  }
+  return { nodeId, role, clusterId };
 }
 
 /** The caller's identity; UNAUTHENTICATED when it has no verified node certificate. */

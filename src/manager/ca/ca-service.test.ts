@@ -67,7 +67,7 @@ describe('joining with a token', () => {
   });
 
   it('gives a manager a manager certificate with its addresses', async () => {
-    const creds = await join_(manager.state.managerJoinToken, { requestedRole: 'manager', addresses: ['127.0.0.2', 'mgr2.local'] });
+    const creds = await join_(manager.state.managerJoinToken, { requestedRole: 'manager', addresses: ['127.0.0.2', 'mgr2.local'], raftAddress: '127.0.0.2:4242' });
     expect(creds.role).toBe('manager');
     const x509 = new X509Certificate(creds.certPem);
     expect(x509.subjectAltName).toBe(`DNS:${MANAGER_SERVER_NAME}, DNS:mgr2.local, IP Address:127.0.0.2`);
@@ -88,7 +88,7 @@ describe('joining with a token', () => {
       await expect(join_(oldToken)).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: 'invalid join token' });
       expect((await join_(manager.state.workerJoinToken)).role).toBe('worker');
       // The manager token was not rotated.
-      expect((await join_(manager.state.managerJoinToken)).role).toBe('manager');
+      expect((await join_(manager.state.managerJoinToken, { raftAddress: '127.0.0.2:4242' })).role).toBe('manager');
     } finally {
       manager.state = original;
     }
@@ -152,7 +152,7 @@ describe('joining with a token', () => {
     const client = anonymousCaClient(manager.address, manager.state.rootCaCertPem);
     const csrPem = createCsr({ commonName: 'x' }, generateKeyPair().privateKey);
     const issue = (request: { token: string; csrPem: string; requestedRole?: string }) =>
-      promisify((cb) => client.issueNodeCertificate({ addresses: [], requestedRole: '', ...request }, cb));
+      promisify((cb) => client.issueNodeCertificate({ addresses: [], requestedRole: '', raftAddress: '', ...request }, cb));
     try {
       await expect(issue({ token: 'nonsense', csrPem })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/malformed join token/) });
       await expect(issue({ token: manager.state.workerJoinToken, csrPem: 'not a csr' })).rejects.toMatchObject({
@@ -162,8 +162,12 @@ describe('joining with a token', () => {
       await expect(issue({ token: manager.state.workerJoinToken, csrPem, requestedRole: 'admin' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
       const joinedBefore = manager.joined.length;
       await expect(
-        promisify((cb) => client.issueNodeCertificate({ token: manager.state.managerJoinToken, csrPem, requestedRole: '', addresses: ['no such name!'] }, cb)),
+        promisify((cb) => client.issueNodeCertificate({ token: manager.state.managerJoinToken, csrPem, requestedRole: '', addresses: ['no such name!'], raftAddress: '127.0.0.2:4242' }, cb)),
       ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/neither an IP address nor a DNS name/) });
+      await expect(issue({ token: manager.state.managerJoinToken, csrPem })).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: 'a joining manager must give its Raft address as host:port, not ""',
+      });
       expect(manager.joined.length).toBe(joinedBefore);
     } finally {
       client.close();
@@ -233,7 +237,7 @@ describe('renewing a certificate', () => {
 
 describe('authorizing by role over mutual TLS', () => {
   it('lets a manager certificate call a manager-only service and refuses a worker’s with PERMISSION_DENIED', async () => {
-    const managerCreds = await join_(manager.state.managerJoinToken);
+    const managerCreds = await join_(manager.state.managerJoinToken, { raftAddress: '127.0.0.3:4242' });
     expect(await callProbe(manager.address, managerCreds)).toBe(managerCreds.nodeId);
     const workerCreds = await join_(manager.state.workerJoinToken);
     await expect(callProbe(manager.address, workerCreds)).rejects.toMatchObject({

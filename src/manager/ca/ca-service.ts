@@ -18,6 +18,7 @@ import { issueNodeCertificate, NodeCertificateError, type NodeIdentity } from '.
 import { isNodeRole, type NodeRoleName } from './roles.js';
 import { INVALID_JOIN_TOKEN, invalidArgument, permissionDenied, RpcError } from './rpc-error.js';
 import { JoinTokenError } from './tokens.js';
+import { isHostPort } from '../../common/host-port.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -27,17 +28,18 @@ export interface NodeCAServiceDeps {
   /** False for a node that was removed from the cluster: it gets no new certificate. */
   isNodeActive: (nodeId: string) => MaybePromise<boolean>;
   /**
-   * Called for a new node before its certificate is issued (e.g. to create its Node object); a
-   * rejection refuses the join, with the error's gRPC status if it carries one.
+   * Called for a new node before its certificate is issued (e.g. to create its Node object and,
+   * for a manager, add it to Raft at `raftAddress`); a rejection refuses the join, with the
+   * error's gRPC status if it carries one.
    */
-  onNodeJoining?: (identity: NodeIdentity) => MaybePromise<void>;
+  onNodeJoining?: (identity: NodeIdentity, joining: { raftAddress: string }) => MaybePromise<void>;
   /**
    * The role a renewing node should now have, for promotion and demotion; undefined keeps the
    * role in its current certificate. Without this hook a renewal always keeps the role.
    */
   desiredRole?: (nodeId: string) => MaybePromise<NodeRoleName | undefined>;
-  /** Node certificate lifetime; 90 days by default. */
-  certificateLifetimeMs?: number;
+  /** Node certificate lifetime, read at each signing (the cluster's setting may change); 90 days when undefined. */
+  certificateLifetimeMs?: () => number | undefined;
   /** Wall clock in ms since the epoch; Date.now by default. */
   now?: () => number;
   newNodeId?: () => string;
@@ -52,7 +54,7 @@ export function createNodeCAService(deps: NodeCAServiceDeps): NodeCAServer {
   function sign(state: CaState, publicKey: KeyObject, identity: NodeIdentity, addresses: string[]): IssueResponse {
     let certificatePem: string;
     try {
-      certificatePem = issueNodeCertificate(rootCAOf(state), publicKey, identity, { lifetimeMs: deps.certificateLifetimeMs, now: now(), addresses });
+      certificatePem = issueNodeCertificate(rootCAOf(state), publicKey, identity, { lifetimeMs: deps.certificateLifetimeMs?.(), now: now(), addresses });
     } catch (err) {
       if (err instanceof NodeCertificateError) throw invalidArgument(err.message);
       throw err;
@@ -75,11 +77,14 @@ export function createNodeCAService(deps: NodeCAServiceDeps): NodeCAServer {
     if (requested !== '' && requested !== role) {
       throw permissionDenied(`this is a ${role} join token; a ${requested} cannot join with it`);
     }
+    if (role === 'manager' && !isHostPort(request.raftAddress)) {
+      throw invalidArgument(`a joining manager must give its Raft address as host:port, not ${JSON.stringify(request.raftAddress)}`);
+    }
     const identity: NodeIdentity = { nodeId: newNodeId(), role, clusterId: state.clusterId };
     // Signed before the node is recorded, so that a bad CSR or address leaves no trace; a
     // certificate that is never handed out (the hook refused) is harmless.
     const response = sign(state, requestedKey(request.csrPem), identity, request.addresses);
-    await deps.onNodeJoining?.(identity);
+    await deps.onNodeJoining?.(identity, { raftAddress: role === 'manager' ? request.raftAddress : '' });
     log.info({ nodeId: identity.nodeId, role }, 'issued a certificate to a joining node');
     return response;
   }

@@ -1,5 +1,13 @@
 /** The cluster CA and node credentials: what the manager, the worker and the CLI wire up. */
-export { callerIdentity, requireNode, requireRole, type AuthenticatedCall } from './authorize.js';
+export {
+  callerIdentity,
+  directCallerIdentity,
+  FORWARDED_FOR_METADATA,
+  forwardedForMetadata,
+  requireNode,
+  requireRole,
+  type AuthenticatedCall,
+} from './authorize.js';
 export { createNodeCAService, type NodeCAServiceDeps } from './ca-service.js';
 export { CaState, caStateFromRootCA, createCaState, joinTokenOf, roleForJoinToken, rootCAOf, rotateJoinToken } from './ca-state.js';
 export {

@@ -67,6 +67,8 @@ export interface JoinOptions {
   requestedRole?: NodeRoleName;
   /** A joining manager's addresses, for its certificate's SANs. */
   addresses?: string[];
+  /** A joining manager's Raft address (host:port), where the leader will replicate to it. */
+  raftAddress?: string;
   deadlineMs?: number;
 }
 
@@ -88,6 +90,7 @@ export async function joinCluster(options: JoinOptions): Promise<NodeCredentials
       csrPem: createCsr({ commonName: 'shoal-joining-node' }, privateKey),
       requestedRole: options.requestedRole ?? '',
       addresses: options.addresses ?? [],
+      raftAddress: options.raftAddress ?? '',
     },
     deadlineMs,
   );

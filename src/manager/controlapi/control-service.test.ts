@@ -22,7 +22,8 @@ import { NotLeaderError } from '../../store/types.js';
 import { createCaState, roleForJoinToken, type CaState } from '../ca/ca-state.js';
 import { createControlService } from './control-service.js';
 import { DEFAULT_UPDATE_CONFIG } from './spec-defaults.js';
-import { FORWARDED_METADATA, LeaderForwarder, type ControlMethod, type RequestOf } from './leader-forwarder.js';
+import { FORWARDED_METADATA, LeaderForwarder } from '../leader-forwarder.js';
+import type { ControlMethod, RequestOf } from './control-service.js';
 import { callControl, controlClient, FakeRaftInfo, serveControl, socketDir, stopServer } from './testing/control-harness.js';
 
 const NOW = 1_700_000_000_000;
@@ -464,11 +465,22 @@ describe('manager roles', () => {
 
   const desiredRoleOf = (id: string) => store.view((tx) => tx.nodes.get(id)?.spec?.desiredRole);
 
-  it('promotes a worker by recording the desired role (Raft follows in the role manager)', async () => {
+  it('promotes a demoted manager by recording the desired role (Raft follows in the role manager)', async () => {
     await addManagers();
-    const { node } = await setRole('worker-1', NodeRole.NODE_ROLE_MANAGER);
+    // m3 is a non-voter whose demotion was asked for.
+    await setRole('manager-3', NodeRole.NODE_ROLE_WORKER);
+    const { node } = await setRole('manager-3', NodeRole.NODE_ROLE_MANAGER);
     expect(node?.spec?.desiredRole).toBe(NodeRole.NODE_ROLE_MANAGER);
-    expect(node?.role).toBe(NodeRole.NODE_ROLE_WORKER);
+  });
+
+  it('refuses to promote a node that runs as a worker, saying how to add a manager there', async () => {
+    await addManagers();
+    expect(await roleRefusal('worker-1', NodeRole.NODE_ROLE_MANAGER)).toEqual({
+      code: status.FAILED_PRECONDITION,
+      details:
+        'node worker-1 is a worker, not a manager that was demoted: a worker is not promoted in place; run `shoal manager --join ADDR --token TOKEN` there with the manager join token',
+    });
+    expect(desiredRoleOf('w1')).not.toBe(NodeRole.NODE_ROLE_MANAGER);
   });
 
   it('demotes a manager while the others keep a quorum, never the last one', async () => {

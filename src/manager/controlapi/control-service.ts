@@ -8,8 +8,9 @@ import type { Logger } from '../../common/logger.js';
 import type { PeerStatus } from '../../raft/transport/grpc.js';
 import { NotLeaderError, type Store } from '../../store/types.js';
 import { clusterHandler } from './cluster-handler.js';
+import { ControlService } from '../../../proto/gen/control.js';
+import { deadlineMs, FORWARDED_METADATA, type LeaderForwarder, type UnaryMethodDefinition } from '../leader-forwarder.js';
 import { ControlError, isServiceError, toGrpcStatus } from './control-errors.js';
-import { FORWARDED_METADATA, type ControlMethod, type LeaderForwarder, type RequestOf, type ResponseOf } from './leader-forwarder.js';
 import type { RaftInfo } from './manager-status.js';
 import { joinTokenHandler } from './join-token-handler.js';
 import { nodeHandlers } from './node-handlers.js';
@@ -31,6 +32,11 @@ export interface ControlServiceDeps {
 
 /** A call may meet a leader that just failed; a few elections later the caller gets the error. */
 const MAX_FORWARD_ATTEMPTS = 3;
+
+type ControlMethods = typeof ControlService;
+export type ControlMethod = keyof ControlMethods;
+export type RequestOf<M extends ControlMethod> = Parameters<ControlMethods[M]['requestSerialize']>[0];
+export type ResponseOf<M extends ControlMethod> = ReturnType<ControlMethods[M]['responseDeserialize']>;
 
 type Handler<M extends ControlMethod> = (request: RequestOf<M>) => Promise<ResponseOf<M>>;
 
@@ -82,7 +88,8 @@ function router(deps: ControlServiceDeps) {
       if (leader.id === deps.raftId) return handler(call.request);
       log.debug({ method, leader: leader.id }, 'forwarding to the leader');
       try {
-        return await deps.forwarder.forward(leader.address, method, call.request, deadlineMs(call.getDeadline()));
+        const definition = ControlService[method] as unknown as UnaryMethodDefinition<RequestOf<M>, ResponseOf<M>>;
+        return await deps.forwarder.forward(leader.address, definition, call.request, deadlineMs(call.getDeadline()));
       } catch (err) {
         // UNAVAILABLE means the call was not carried out: the leader could not be reached (it may
         // have just failed) or the manager reached no longer leads. Once Raft names another
@@ -108,9 +115,4 @@ function router(deps: ControlServiceDeps) {
       );
     };
   };
-}
-
-function deadlineMs(deadline: Date | number): number | undefined {
-  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(ms) ? ms : undefined;
 }

@@ -18,7 +18,7 @@ import { StoreFsm } from '../../store/fsm.js';
 import { RaftProposer } from '../../store/raft-proposer.js';
 import { ReplicatedStore } from '../../store/replicated-store.js';
 import { createControlService } from './control-service.js';
-import { FORWARDED_METADATA, LeaderForwarder } from './leader-forwarder.js';
+import { FORWARDED_METADATA, LeaderForwarder } from '../leader-forwarder.js';
 import { callControl, controlClient, serveControl, socketDir, stopServer } from './testing/control-harness.js';
 
 interface Manager {

@@ -1,5 +1,4 @@
 export { createControlService, type ControlServiceDeps } from './control-service.js';
-export { LeaderForwarder, FORWARDED_METADATA, type LeaderForwarderOptions } from './leader-forwarder.js';
 export { ControlError, toGrpcStatus } from './control-errors.js';
 export { validateServiceSpec, InvalidSpecError } from './validate-spec.js';
 export { validateNodeSpec } from './validate-node-spec.js';

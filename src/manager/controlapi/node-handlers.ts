@@ -11,7 +11,8 @@ import type {
   UpdateNodeRequest,
 } from '../../../proto/gen/control.js';
 import { NodeRole, NodeSpec, NodeState, type Node } from '../../../proto/gen/objects.js';
-import type { ReadTx, Store, WriteTx } from '../../store/types.js';
+import type { ReadTx, Store } from '../../store/types.js';
+import { markRemoved } from '../cluster-object.js';
 import { compareStrings } from './compare.js';
 import { ControlError } from './control-errors.js';
 import { findNode, notFound } from './lookup.js';
@@ -57,8 +58,18 @@ export function nodeHandlers(deps: NodeHandlerDeps) {
           );
         }
         const current = validateNodeSpec(node.spec ?? NodeSpec.fromPartial({}));
-        // Promotion needs no check here: the role manager gives the vote once the node is a caught-up
-        // Raft member. Demotion is refused now if carrying it out would break the cluster.
+        // Promotion gives a Raft member (a manager that was demoted, or one still joining) its vote
+        // back: the role manager does it once the member has caught up. A node that runs
+        // `shoal worker` is no Raft member and has no manager process to promote. Demotion is
+        // refused now if carrying it out would break the cluster.
+        if (current.desiredRole === NodeRole.NODE_ROLE_WORKER && spec.desiredRole === NodeRole.NODE_ROLE_MANAGER) {
+          if (!raftServers().some((server) => server.id === node.meta!.id)) {
+            throw new ControlError(
+              status.FAILED_PRECONDITION,
+              `node ${nodeName(node)} is a worker, not a manager that was demoted: a worker is not promoted in place; run \`shoal manager --join ADDR --token TOKEN\` there with the manager join token`,
+            );
+          }
+        }
         if (current.desiredRole === NodeRole.NODE_ROLE_MANAGER && spec.desiredRole === NodeRole.NODE_ROLE_WORKER) {
           const refusal = demotionRefusal(tx, node);
           if (refusal !== undefined) throw new ControlError(status.FAILED_PRECONDITION, `node ${nodeName(node)} cannot be demoted: ${refusal}`);
@@ -91,8 +102,7 @@ export function nodeHandlers(deps: NodeHandlerDeps) {
         if (!down && !req.force) {
           throw new ControlError(status.FAILED_PRECONDITION, `node ${nodeName(node)} is not down and can't be removed (use --force)`);
         }
-        tx.nodes.delete(node);
-        recordRemoval(tx, node.meta!.id, now());
+        markRemoved(tx, [node.meta!.id], now());
       });
       return {};
     },
@@ -118,13 +128,6 @@ export function nodeHandlers(deps: NodeHandlerDeps) {
   function raftServers() {
     return deps.raft.getConfiguration().configuration.servers;
   }
-}
-
-/** Notes the removal in the Cluster object, so that the node's certificate is refused and a manager leaves Raft. */
-function recordRemoval(tx: WriteTx, nodeId: string, at: number): void {
-  const cluster = tx.clusters.all()[0];
-  if (cluster === undefined) return;
-  tx.clusters.update({ ...cluster, removedNodes: { removedAt: { ...cluster.removedNodes?.removedAt, [nodeId]: at } } });
 }
 
 function nodeName(node: Node): string {

@@ -22,11 +22,12 @@ export function assignmentsOf(tx: ReadTx, nodeId: string): Task[] {
 }
 
 /**
- * Identifies what the node must act on: which tasks, at which desired state. Status changes the
- * node reported itself are left out, so the node's own reports do not make the set resend.
+ * Whether a task update can change what a node acts on: whether the task is in the node's set (its
+ * node, or its state crossing in or out of isAssigned), or its desired state. Most task updates are
+ * the node's own status reports, which change none of these.
  */
-export function assignmentKey(tasks: readonly Task[]): string {
-  return tasks.map((t) => `${t.meta?.id ?? ''}:${t.desiredState}`).join(',');
+export function movesAssignments(before: Task, after: Task): boolean {
+  return before.nodeId !== after.nodeId || before.desiredState !== after.desiredState || isAssigned(before) !== isAssigned(after);
 }
 
 function compare(a: string, b: string): number {

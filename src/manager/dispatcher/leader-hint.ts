@@ -1,6 +1,8 @@
 /**
- * How a follower turns a node away: UNAVAILABLE, with the leader's address (where the dispatcher is
- * served too) in the trailing metadata and in the message, so the node reconnects straight there.
+ * How a manager that cannot serve a node's call turns it away: UNAVAILABLE, with the leader's
+ * address (where the dispatcher is served too) in the trailing metadata and in the message, so the
+ * node reconnects straight there. Used when a leader steps down, when a follower knows no leader to
+ * forward to, and for a forwarded call reaching a manager that does not lead.
  */
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 

@@ -33,8 +33,16 @@ export interface GrpcTransportOptions {
   advertiseAddress?: ServerAddress;
   /** Default: insecure. Pass TLS credentials for mTLS. */
   serverCredentials?: grpc.ServerCredentials;
-  /** Default: insecure. */
+  /** Default: insecure. Replaced later with setChannelCredentials (a renewed certificate). */
   channelCredentials?: grpc.ChannelCredentials;
+  /** Extra options for the channels to peers (e.g. the TLS server name to verify). */
+  channelOptions?: grpc.ChannelOptions;
+  /**
+   * Checks each inbound Raft call before anything it carries is read: undefined admits it, a
+   * string refuses it PERMISSION_DENIED with that message (e.g. a caller without a manager's
+   * certificate). Default: everyone is admitted.
+   */
+  authorize?: (call: grpc.ServerReadableStream<unknown, unknown>) => string | undefined;
   logger?: Logger;
   clock?: Clock;
   random?: Random;
@@ -60,6 +68,8 @@ export interface GrpcServiceRegistration {
   implementation: grpc.UntypedServiceImplementation;
 }
 
+type TransportSettings = Required<Omit<GrpcTransportOptions, 'advertiseAddress' | 'services'>>;
+
 const DEFAULT_MAX_QUEUED_MESSAGES = 4096;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_KEEPALIVE_MS = 10_000;
@@ -76,7 +86,7 @@ export class GrpcTransport implements Transport {
 
   private constructor(
     private readonly server: grpc.Server,
-    private readonly opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress' | 'services'>>,
+    private readonly opts: TransportSettings,
   ) {
     server.addService(RaftTransportService, this.serviceImplementation());
   }
@@ -93,10 +103,12 @@ export class GrpcTransport implements Transport {
     if (snapshotChunkBytes + SNAPSHOT_CHUNK_OVERHEAD_BYTES > maxMessageBytes) {
       throw new RangeError(`snapshotChunkBytes ${snapshotChunkBytes} does not fit in maxMessageBytes ${maxMessageBytes}`);
     }
-    const opts: Required<Omit<GrpcTransportOptions, 'advertiseAddress' | 'services'>> = {
+    const opts: TransportSettings = {
       address: options.address,
       serverCredentials: options.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
       channelCredentials: options.channelCredentials ?? grpc.credentials.createInsecure(),
+      channelOptions: options.channelOptions ?? {},
+      authorize: options.authorize ?? (() => undefined),
       logger: options.logger ?? silentLogger,
       clock: options.clock ?? systemClock,
       random: options.random ?? systemRandom,
@@ -140,6 +152,16 @@ export class GrpcTransport implements Transport {
 
   onPeerUnreachable(handler: (id: ServerId) => void): void {
     this.unreachableHandler = handler;
+  }
+
+  /**
+   * Credentials for connections made from now on (a renewed certificate). Every peer link is
+   * dropped and made afresh on its next message; what was queued is lost, which Raft recovers from.
+   */
+  setChannelCredentials(credentials: grpc.ChannelCredentials): void {
+    this.opts.channelCredentials = credentials;
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
   }
 
   /** The state of the link to every peer this transport has sent to. */
@@ -190,6 +212,7 @@ export class GrpcTransport implements Transport {
 
   private channelOptions(): grpc.ChannelOptions {
     return {
+      ...this.opts.channelOptions,
       'grpc.max_send_message_length': this.opts.maxMessageBytes,
       'grpc.max_receive_message_length': this.opts.maxMessageBytes,
       'grpc.keepalive_time_ms': this.opts.keepaliveMs,
@@ -206,9 +229,21 @@ export class GrpcTransport implements Transport {
 
   private serviceImplementation(): RaftTransportServer {
     return {
-      stream: (call, callback) => this.receiveStream(call, callback),
-      installSnapshot: (call, callback) => this.receiveSnapshot(call, callback),
+      stream: (call, callback) => {
+        if (this.admits(call, callback)) this.receiveStream(call, callback);
+      },
+      installSnapshot: (call, callback) => {
+        if (this.admits(call, callback)) this.receiveSnapshot(call, callback);
+      },
     };
+  }
+
+  private admits(call: grpc.ServerReadableStream<unknown, StreamAck>, callback: grpc.sendUnaryData<StreamAck>): boolean {
+    const refusal = this.opts.authorize(call);
+    if (refusal === undefined) return true;
+    this.opts.logger.warn({ peer: call.getPeer(), refusal }, 'raft transport: refusing a caller');
+    callback({ code: grpc.status.PERMISSION_DENIED, details: refusal });
+    return false;
   }
 
   private receiveStream(

@@ -77,7 +77,7 @@ export async function startTestManager(options: TestManagerOptions = {}): Promis
         manager.joined.push(node);
       },
       desiredRole: (id) => manager.desiredRoles.get(id),
-      certificateLifetimeMs: options.certificateLifetimeMs,
+      certificateLifetimeMs: () => options.certificateLifetimeMs,
     }),
   );
   server.addService(MANAGER_ONLY_PROBE, {

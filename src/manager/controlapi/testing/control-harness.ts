@@ -9,7 +9,7 @@ import { credentials, Metadata, Server, ServerCredentials, type ServiceError } f
 import { ControlClient, ControlService, type ControlServer } from '../../../../proto/gen/control.js';
 import type { RaftStats } from '../../../raft/stats.js';
 import type { Configuration, Role, Server as RaftServer } from '../../../raft/types.js';
-import type { ControlMethod, RequestOf, ResponseOf } from '../leader-forwarder.js';
+import type { ControlMethod, RequestOf, ResponseOf } from '../control-service.js';
 import type { RaftInfo } from '../manager-status.js';
 
 /** A scratch directory for sockets, removed by cleanup(). */

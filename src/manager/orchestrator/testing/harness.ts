@@ -54,7 +54,7 @@ export class Harness {
     void this.store.update((tx) =>
       tx.clusters.create({
         meta: { id: newId(), version: 0, createdAt: 0, updatedAt: 0 },
-        spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: opts.retention ?? 5, heartbeatPeriodMs: 5000 },
+        spec: { annotations: { name: 'default', labels: {} }, taskHistoryRetentionLimit: opts.retention ?? 5, heartbeatPeriodMs: 5000, nodeCertLifetimeMs: 0 },
       }),
     );
   }

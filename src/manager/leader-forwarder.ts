@@ -1,21 +1,30 @@
 /**
- * Passes a Control call on to the Raft leader. Every manager serves the Control service on its Raft
- * gRPC address too, and every manager knows the leader's Raft address from the Raft configuration,
- * so a follower calls the leader there. Forwarded calls carry FORWARDED_METADATA so a call is never
- * forwarded twice (the receiving manager refuses it if it is not the leader either).
+ * Passes a unary call on to the Raft leader. Every manager serves all its gRPC services on its Raft
+ * address, and every manager knows the leader's Raft address from the Raft configuration, so a
+ * follower calls the leader there. Forwarded calls carry FORWARDED_METADATA so a call is never
+ * forwarded twice (the receiving manager refuses it if it is not the leader either). The Control
+ * service forwards every call (controlapi/control-service.ts); the CA forwards the joins it must
+ * record (ca-forwarding.ts).
  */
-import { credentials as grpcCredentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
-import { ControlClient, ControlService } from '../../../proto/gen/control.js';
-import { systemClock, type Clock } from '../../common/clock.js';
-import type { RaftNode } from '../../raft/node.js';
-import { noLeader } from './control-errors.js';
+import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../common/clock.js';
+import type { RaftNode } from '../raft/node.js';
+import { noLeader } from './controlapi/control-errors.js';
 
 export const FORWARDED_METADATA = 'shoal-forwarded';
 
-type ControlMethods = typeof ControlService;
-export type ControlMethod = keyof ControlMethods;
-export type RequestOf<M extends ControlMethod> = Parameters<ControlMethods[M]['requestSerialize']>[0];
-export type ResponseOf<M extends ControlMethod> = ReturnType<ControlMethods[M]['responseDeserialize']>;
+/** What forwarding needs of a generated method definition. */
+export interface UnaryMethodDefinition<Req, Res> {
+  path: string;
+  requestSerialize: (value: Req) => Buffer;
+  responseDeserialize: (value: Buffer) => Res;
+}
+
+/** How to reach other managers: mutual TLS with this manager's own certificate, read afresh since it renews. */
+export interface ManagerChannel {
+  credentials: ChannelCredentials;
+  options: ChannelOptions;
+}
 
 export interface LeaderForwarderOptions {
   /** Where the leader is, as this manager's Raft node knows it. */
@@ -25,13 +34,14 @@ export interface LeaderForwarderOptions {
   waitForLeaderMs?: number;
   /** The deadline of a forwarded call whose caller set none. */
   callTimeoutMs?: number;
-  /** Channel credentials towards other managers (mutual TLS arrives with the join issue). */
-  credentials?: ChannelCredentials;
+  /** Default: plaintext (unit tests on unix sockets). */
+  channel?: () => ManagerChannel;
 }
 
 const LEADER_POLL_MS = 25;
 const DEFAULT_WAIT_FOR_LEADER_MS = 5_000;
 const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+const PLAINTEXT: ManagerChannel = { credentials: grpcCredentials.createInsecure(), options: {} };
 
 export interface KnownLeader {
   id: string;
@@ -39,18 +49,18 @@ export interface KnownLeader {
 }
 
 export class LeaderForwarder {
-  private readonly clients = new Map<string, ControlClient>();
+  private readonly clients = new Map<string, Client>();
+  /** The credentials the clients were made with: a renewed certificate means new clients. */
+  private clientCredentials: ChannelCredentials | undefined;
   private readonly clock: Clock;
   private readonly waitForLeaderMs: number;
   private readonly callTimeoutMs: number;
-  private readonly credentials: ChannelCredentials;
   private closed = false;
 
   constructor(private readonly opts: LeaderForwarderOptions) {
     this.clock = opts.clock ?? systemClock;
     this.waitForLeaderMs = opts.waitForLeaderMs ?? DEFAULT_WAIT_FOR_LEADER_MS;
     this.callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    this.credentials = opts.credentials ?? grpcCredentials.createInsecure();
   }
 
   /**
@@ -72,16 +82,14 @@ export class LeaderForwarder {
    * Calls `method` on the manager at `address`, marked as forwarded. `deadline` (ms since the
    * epoch) is the caller's own, so the leader gives up when the original caller would.
    */
-  forward<M extends ControlMethod>(address: string, method: M, request: RequestOf<M>, deadline?: number): Promise<ResponseOf<M>> {
-    const definition = ControlService[method];
-    const metadata = new Metadata();
+  forward<Req, Res>(address: string, method: UnaryMethodDefinition<Req, Res>, request: Req, deadline?: number, metadata = new Metadata()): Promise<Res> {
     metadata.set(FORWARDED_METADATA, '1');
     const callDeadline = Math.min(deadline ?? Number.POSITIVE_INFINITY, Date.now() + this.callTimeoutMs);
-    return new Promise<ResponseOf<M>>((resolve, reject) => {
+    return new Promise<Res>((resolve, reject) => {
       this.clientFor(address).makeUnaryRequest(
-        definition.path,
-        definition.requestSerialize as (value: RequestOf<M>) => Buffer,
-        definition.responseDeserialize as (value: Buffer) => ResponseOf<M>,
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
         request,
         metadata,
         { deadline: callDeadline },
@@ -92,17 +100,32 @@ export class LeaderForwarder {
 
   close(): void {
     this.closed = true;
+    this.closeClients();
+  }
+
+  private closeClients(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }
 
-  private clientFor(address: string): ControlClient {
+  private clientFor(address: string): Client {
+    const channel = this.opts.channel?.() ?? PLAINTEXT;
+    if (channel.credentials !== this.clientCredentials) {
+      this.closeClients();
+      this.clientCredentials = channel.credentials;
+    }
     let client = this.clients.get(address);
     if (client === undefined) {
       // No receive limit: a forwarded ListTasks of a large service is tens of megabytes.
-      client = new ControlClient(address, this.credentials, { 'grpc.max_receive_message_length': -1 });
+      client = new Client(address, channel.credentials, { ...channel.options, 'grpc.max_receive_message_length': -1 });
       this.clients.set(address, client);
     }
     return client;
   }
+}
+
+/** A call's deadline in ms since the epoch, or undefined when it has none. */
+export function deadlineMs(deadline: Date | number): number | undefined {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
 }
