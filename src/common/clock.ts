@@ -13,10 +13,18 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): TimerHandle;
 }
 
+/** The longest delay setTimeout takes (about 24.8 days); a longer one fires at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
+    // A certificate renewal is due weeks ahead: longer delays are waited out in steps.
+    let timer: NodeJS.Timeout;
+    const wait = (left: number): void => {
+      timer = setTimeout(left > MAX_TIMEOUT_MS ? () => wait(left - MAX_TIMEOUT_MS) : fn, Math.min(left, MAX_TIMEOUT_MS));
+    };
+    wait(ms);
+    return { cancel: () => clearTimeout(timer) };
   },
 };

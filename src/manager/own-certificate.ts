@@ -26,8 +26,6 @@ export interface OwnCertificateOptions {
 
 /** How soon to try again when the CA is not readable yet (a manager still catching up). */
 const RETRY_MS = 60_000;
-/** Timers are capped so a far-off renewal is not lost to the 32-bit timer limit. */
-const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
 
 export class OwnCertificate {
   private timer: TimerHandle | undefined;
@@ -58,7 +56,7 @@ export class OwnCertificate {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = this.clock.setTimer(Math.min(Math.max(delayMs, 0), MAX_TIMER_MS), () => this.tick());
+    this.timer = this.clock.setTimer(Math.max(delayMs, 0), () => this.tick());
   }
 
   private tick(): void {

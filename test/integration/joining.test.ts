@@ -99,6 +99,16 @@ describe('the manager port', () => {
     await expect(getCluster(joiningChannelCredentials(workerCreds.rootPem))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
   });
 
+  it('serves the CLI on TCP with a manager’s credentials (SHOAL_CERT_PATH), and says what is missing without', async () => {
+    const manager = cluster.managers[0]!;
+    const withCerts = await runShoal(['--host', `tcp://${address}`, 'cluster', 'info', '--format', 'json'], undefined, { SHOAL_CERT_PATH: manager.stateDir });
+    expect(withCerts.code, withCerts.stderr).toBe(0);
+    expect((JSON.parse(withCerts.stdout) as { managers?: unknown[] }).managers).toHaveLength(1);
+    const without = await runShoal(['--host', `tcp://${address}`, 'cluster', 'info'], undefined, { SHOAL_CERT_PATH: '' });
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain("set SHOAL_CERT_PATH to a directory holding a manager's node-credentials.pem");
+  });
+
   it('refuses a node session without a certificate', async () => {
     const client = new DispatcherClient(address, joiningChannelCredentials(workerCreds.rootPem), MANAGER_CHANNEL_OPTIONS);
     try {
