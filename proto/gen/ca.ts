@@ -54,6 +54,11 @@ export interface IssueRequest {
    * enters the Raft configuration as a non-voter when its certificate is issued.
    */
   raftAddress: string;
+  /**
+   * The joining node's hostname, shown in `node ls` until the node describes itself (a manager,
+   * which has no dispatcher session, never does).
+   */
+  hostname: string;
 }
 
 export interface RenewRequest {
@@ -185,7 +190,7 @@ export const GetRootCAResponse = {
 };
 
 function createBaseIssueRequest(): IssueRequest {
-  return { token: "", csrPem: "", requestedRole: "", addresses: [], raftAddress: "" };
+  return { token: "", csrPem: "", requestedRole: "", addresses: [], raftAddress: "", hostname: "" };
 }
 
 export const IssueRequest = {
@@ -204,6 +209,9 @@ export const IssueRequest = {
     }
     if (message.raftAddress !== "") {
       writer.uint32(42).string(message.raftAddress);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(50).string(message.hostname);
     }
     return writer;
   },
@@ -250,6 +258,13 @@ export const IssueRequest = {
 
           message.raftAddress = reader.string();
           continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.hostname = reader.string();
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -268,6 +283,7 @@ export const IssueRequest = {
         ? object.addresses.map((e: any) => globalThis.String(e))
         : [],
       raftAddress: isSet(object.raftAddress) ? globalThis.String(object.raftAddress) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
     };
   },
 
@@ -288,6 +304,9 @@ export const IssueRequest = {
     if (message.raftAddress !== "") {
       obj.raftAddress = message.raftAddress;
     }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
     return obj;
   },
 
@@ -301,6 +320,7 @@ export const IssueRequest = {
     message.requestedRole = object.requestedRole ?? "";
     message.addresses = object.addresses?.map((e) => e) || [];
     message.raftAddress = object.raftAddress ?? "";
+    message.hostname = object.hostname ?? "";
     return message;
   },
 };

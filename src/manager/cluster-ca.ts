@@ -27,7 +27,7 @@ export function createClusterCAService(deps: ClusterCADeps): NodeCAServer {
   const service = createNodeCAService({
     caState: () => caStateOf(cluster()),
     isNodeActive: (nodeId) => store.view((tx) => tx.nodes.get(nodeId) !== undefined && !(nodeId in (tx.clusters.all()[0]?.removedNodes?.removedAt ?? {}))),
-    onNodeJoining: (identity, joining) => admitNode(deps, identity, joining.raftAddress),
+    onNodeJoining: (identity, joining) => admitNode(deps, identity, joining),
     certificateLifetimeMs: () => certificateLifetimeOf(cluster()),
     logger: deps.logger,
   });

@@ -17,12 +17,13 @@ export interface AdmissionDeps {
   addNonvoter: (id: string, address: string) => Promise<unknown>;
 }
 
-export async function admitNode(deps: AdmissionDeps, identity: NodeIdentity, raftAddress: string): Promise<void> {
+export async function admitNode(deps: AdmissionDeps, identity: NodeIdentity, joining: { raftAddress: string; hostname: string }): Promise<void> {
   const manager = identity.role === 'manager';
+  const message = manager ? '' : 'joined; waiting for its first session';
   await deps.store.update((tx) => {
-    tx.nodes.create(newNode(identity.nodeId, manager, '', 'joined; waiting for its first session'));
+    tx.nodes.create(newNode(identity.nodeId, manager, joining.hostname, message));
   });
-  if (manager) await deps.addNonvoter(identity.nodeId, raftAddress);
+  if (manager) await deps.addNonvoter(identity.nodeId, joining.raftAddress);
 }
 
 /**

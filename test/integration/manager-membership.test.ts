@@ -3,6 +3,7 @@
  * `node promote` and `node rm` change Raft membership, a removed manager stops, and a cluster that
  * lost its quorum is recovered with `shoal manager --force-new-cluster`.
  */
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManagerProcess } from '../support/manager-process.js';
 import { isRunnable, isRunning, type TaskJson } from '../support/task-json.js';
@@ -38,6 +39,9 @@ describe('manager membership', () => {
   it('joins managers as voters, demotes and promotes one, and removes a demoted one, which then stops', async () => {
     const ids = cluster.managers.map((m) => m.id!);
     expect(await members()).toEqual(sorted(Object.fromEntries(ids.map((id) => [id, 'voter']))));
+    // Each manager is a node too, named by the hostname it joined from.
+    const nodes = await cluster.json<{ meta?: { id?: string }; description?: { hostname?: string }; role?: string }[]>(['node', 'ls']);
+    for (const id of ids) expect(nodes.find((n) => n.meta?.id === id)).toMatchObject({ description: { hostname: hostname() }, role: 'NODE_ROLE_MANAGER' });
     const leader = await cluster.waitForLeader();
     const target = cluster.managers.find((m) => m !== leader)!;
 

@@ -152,7 +152,7 @@ describe('joining with a token', () => {
     const client = anonymousCaClient(manager.address, manager.state.rootCaCertPem);
     const csrPem = createCsr({ commonName: 'x' }, generateKeyPair().privateKey);
     const issue = (request: { token: string; csrPem: string; requestedRole?: string }) =>
-      promisify((cb) => client.issueNodeCertificate({ addresses: [], requestedRole: '', raftAddress: '', ...request }, cb));
+      promisify((cb) => client.issueNodeCertificate({ addresses: [], requestedRole: '', raftAddress: '', hostname: '', ...request }, cb));
     try {
       await expect(issue({ token: 'nonsense', csrPem })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/malformed join token/) });
       await expect(issue({ token: manager.state.workerJoinToken, csrPem: 'not a csr' })).rejects.toMatchObject({
@@ -162,7 +162,7 @@ describe('joining with a token', () => {
       await expect(issue({ token: manager.state.workerJoinToken, csrPem, requestedRole: 'admin' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
       const joinedBefore = manager.joined.length;
       await expect(
-        promisify((cb) => client.issueNodeCertificate({ token: manager.state.managerJoinToken, csrPem, requestedRole: '', addresses: ['no such name!'], raftAddress: '127.0.0.2:4242' }, cb)),
+        promisify((cb) => client.issueNodeCertificate({ token: manager.state.managerJoinToken, csrPem, requestedRole: '', addresses: ['no such name!'], raftAddress: '127.0.0.2:4242', hostname: '' }, cb)),
       ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/neither an IP address nor a DNS name/) });
       await expect(issue({ token: manager.state.managerJoinToken, csrPem })).rejects.toMatchObject({
         code: status.INVALID_ARGUMENT,

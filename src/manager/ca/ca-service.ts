@@ -32,7 +32,7 @@ export interface NodeCAServiceDeps {
    * for a manager, add it to Raft at `raftAddress`); a rejection refuses the join, with the
    * error's gRPC status if it carries one.
    */
-  onNodeJoining?: (identity: NodeIdentity, joining: { raftAddress: string }) => MaybePromise<void>;
+  onNodeJoining?: (identity: NodeIdentity, joining: { raftAddress: string; hostname: string }) => MaybePromise<void>;
   /**
    * The role a renewing node should now have, for promotion and demotion; undefined keeps the
    * role in its current certificate. Without this hook a renewal always keeps the role.
@@ -84,7 +84,7 @@ export function createNodeCAService(deps: NodeCAServiceDeps): NodeCAServer {
     // Signed before the node is recorded, so that a bad CSR or address leaves no trace; a
     // certificate that is never handed out (the hook refused) is harmless.
     const response = sign(state, requestedKey(request.csrPem), identity, request.addresses);
-    await deps.onNodeJoining?.(identity, { raftAddress: role === 'manager' ? request.raftAddress : '' });
+    await deps.onNodeJoining?.(identity, { raftAddress: role === 'manager' ? request.raftAddress : '', hostname: request.hostname });
     log.info({ nodeId: identity.nodeId, role }, 'issued a certificate to a joining node');
     return response;
   }

@@ -9,6 +9,7 @@
 import { Client, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { NodeCAService, type CaState, type IssueResponse } from '../../../proto/gen/ca.js';
 import { readCertificate } from '../../common/pki/certificate.js';
@@ -91,6 +92,7 @@ export async function joinCluster(options: JoinOptions): Promise<NodeCredentials
       requestedRole: options.requestedRole ?? '',
       addresses: options.addresses ?? [],
       raftAddress: options.raftAddress ?? '',
+      hostname: hostname(),
     },
     deadlineMs,
   );
