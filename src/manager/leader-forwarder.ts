@@ -20,7 +20,10 @@ export interface UnaryMethodDefinition<Req, Res> {
   responseDeserialize: (value: Buffer) => Res;
 }
 
-/** How to reach other managers: mutual TLS with this manager's own certificate, read afresh since it renews. */
+/**
+ * How to reach other managers: mutual TLS with this manager's own certificate. Read afresh on each
+ * use since it renews; the same credentials object until it does, so channels can be reused.
+ */
 export interface ManagerChannel {
   credentials: ChannelCredentials;
   options: ChannelOptions;

@@ -1,18 +1,12 @@
 /**
- * Real manager processes for integration tests and benchmarks: `node dist/cmd/shoal.js manager`
- * on 127.0.0.1 with its own state directory and socket under a caller-given root, logging to a file
- * there. Build first (`npm run build`).
+ * Real manager processes for integration tests and benchmarks: `shoal manager` on 127.0.0.1 with
+ * its own state directory and socket under a caller-given root, logging to a file there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadNodeCredentials } from '../../src/manager/ca/index.js';
-
-/** The repository root, whether this runs from test/support or dist/test/support. */
-export const REPO_ROOT = findRepoRoot();
-export const SHOAL_JS = join(REPO_ROOT, 'dist', 'cmd', 'shoal.js');
+import { DaemonProcess } from './daemon-process.js';
 
 export interface ManagerProcessOptions {
   /** A directory of its own: state/, shoal.sock and manager.log go there. */
@@ -31,33 +25,12 @@ export interface ManagerProcessOptions {
   logLevel?: string;
 }
 
-export class ManagerProcess {
+export class ManagerProcess extends DaemonProcess {
   readonly socket: string;
   readonly stateDir: string;
-  readonly logFile: string;
-  /** Resolves with the exit code (or the signal's name) when the process ends. */
-  readonly exited: Promise<number | string>;
-  private exitedWith: number | string | undefined;
 
-  private constructor(
-    readonly opts: ManagerProcessOptions,
-    private readonly child: ChildProcess,
-  ) {
-    this.socket = join(opts.dir, 'shoal.sock');
-    this.stateDir = join(opts.dir, 'state');
-    this.logFile = join(opts.dir, 'manager.log');
-    this.exited = new Promise((resolveExit) =>
-      child.once('exit', (code, signal) => {
-        this.exitedWith = code ?? signal ?? 'unknown';
-        resolveExit(this.exitedWith);
-      }),
-    );
-  }
-
-  static start(opts: ManagerProcessOptions): ManagerProcess {
-    mkdirSync(opts.dir, { recursive: true });
+  private constructor(readonly opts: ManagerProcessOptions) {
     const args = [
-      SHOAL_JS,
       'manager',
       '--state-dir', join(opts.dir, 'state'),
       '--listen-addr', opts.listenAddr,
@@ -69,17 +42,13 @@ export class ManagerProcess {
     if (opts.join) args.push('--join', opts.join.address, '--token', opts.join.token);
     if (opts.forceNewCluster) args.push('--force-new-cluster');
     if (opts.heartbeatPeriod) args.push('--heartbeat-period', opts.heartbeatPeriod);
-    const log = openSync(join(opts.dir, 'manager.log'), 'a');
-    try {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], cwd: REPO_ROOT });
-      return new ManagerProcess(opts, child);
-    } finally {
-      closeSync(log);
-    }
+    super(args, join(opts.dir, 'manager.log'));
+    this.socket = join(opts.dir, 'shoal.sock');
+    this.stateDir = join(opts.dir, 'state');
   }
 
-  get pid(): number {
-    return this.child.pid ?? -1;
+  static start(opts: ManagerProcessOptions): ManagerProcess {
+    return new ManagerProcess(opts);
   }
 
   get address(): string {
@@ -91,25 +60,9 @@ export class ManagerProcess {
     return this.opts.nodeId ?? loadNodeCredentials(this.stateDir)?.nodeId;
   }
 
-  get alive(): boolean {
-    return this.exitedWith === undefined;
-  }
-
   /** The CLI's --host value for this manager. */
   get host(): string {
     return `unix://${this.socket}`;
-  }
-
-  /** SIGTERM, and wait for the exit code. */
-  async stop(): Promise<number | string> {
-    if (this.alive) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  /** SIGKILL: the process dies at once, mid-whatever. */
-  async kill(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
   }
 
   /** Starts a new process on the same directory and address (without --init or --join, which applied once). */
@@ -125,14 +78,6 @@ export class ManagerProcess {
     if (!match) throw new Error(`no VmHWM in /proc/${this.pid}/status`);
     return Number(match[1]) * 1024;
   }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  }
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -146,11 +91,4 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
-}
-
-function findRepoRoot(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  // test/support → ../..; dist/test/support → ../../..
-  const up = here.includes(`${join('dist', 'test')}`) ? '../../..' : '../..';
-  return resolve(here, up);
 }

@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ManagerProcess, REPO_ROOT, SHOAL_JS, type ManagerProcessOptions } from './manager-process.js';
+import { REPO_ROOT, SHOAL_JS } from './daemon-process.js';
+import { freePort, ManagerProcess, type ManagerProcessOptions } from './manager-process.js';
 import { FakeNodeSimulator, type FakeNodeOptions } from './node-simulator.js';
 import { waitFor } from './wait-for.js';
 

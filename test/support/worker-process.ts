@@ -3,12 +3,10 @@
  * fake executor (plain sleep processes), its own state directory and a log file, joined with a
  * token. Build first (`npm run build`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeExecutor } from '../../src/agent/fake-executor.js';
 import { loadNodeCredentials } from '../../src/manager/ca/index.js';
-import { REPO_ROOT, SHOAL_JS } from './manager-process.js';
+import { DaemonProcess } from './daemon-process.js';
 
 export interface WorkerProcessOptions {
   /** A directory of its own: state/ and worker.log go there. */
@@ -19,58 +17,24 @@ export interface WorkerProcessOptions {
   labels?: Record<string, string>;
 }
 
-export class WorkerProcess {
+export class WorkerProcess extends DaemonProcess {
   readonly stateDir: string;
-  readonly logFile: string;
-  readonly exited: Promise<number | string>;
-  private exitedWith: number | string | undefined;
 
-  private constructor(
-    readonly opts: WorkerProcessOptions,
-    private readonly child: ChildProcess,
-  ) {
+  private constructor(readonly opts: WorkerProcessOptions) {
+    const args = ['worker', '--state-dir', join(opts.dir, 'state'), '--token', opts.token, '--hostname', opts.hostname, '--executor', 'fake'];
+    for (const manager of opts.managers) args.push('--join', manager);
+    for (const [key, value] of Object.entries(opts.labels ?? {})) args.push('--label', `${key}=${value}`);
+    super(args, join(opts.dir, 'worker.log'));
     this.stateDir = join(opts.dir, 'state');
-    this.logFile = join(opts.dir, 'worker.log');
-    this.exited = new Promise((resolveExit) =>
-      child.once('exit', (code, signal) => {
-        this.exitedWith = code ?? signal ?? 'unknown';
-        resolveExit(this.exitedWith);
-      }),
-    );
   }
 
   static start(opts: WorkerProcessOptions): WorkerProcess {
-    mkdirSync(opts.dir, { recursive: true });
-    const args = [SHOAL_JS, 'worker', '--state-dir', join(opts.dir, 'state'), '--token', opts.token, '--hostname', opts.hostname, '--executor', 'fake'];
-    for (const manager of opts.managers) args.push('--join', manager);
-    for (const [key, value] of Object.entries(opts.labels ?? {})) args.push('--label', `${key}=${value}`);
-    const log = openSync(join(opts.dir, 'worker.log'), 'a');
-    try {
-      return new WorkerProcess(opts, spawn(process.execPath, args, { stdio: ['ignore', log, log], cwd: REPO_ROOT }));
-    } finally {
-      closeSync(log);
-    }
-  }
-
-  get alive(): boolean {
-    return this.exitedWith === undefined;
+    return new WorkerProcess(opts);
   }
 
   /** The node id in its certificate, once it has joined. */
   get id(): string | undefined {
     return loadNodeCredentials(this.stateDir)?.nodeId;
-  }
-
-  /** SIGTERM: the worker stops and leaves its tasks running. */
-  async stop(): Promise<number | string> {
-    if (this.alive) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  /** SIGKILL: the worker dies at once; its tasks' processes live on, orphaned. */
-  async kill(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
   }
 
   /** A new process on the same state directory (it needs no token: it has its certificate). */
@@ -82,13 +46,5 @@ export class WorkerProcess {
   /** Kills every task process this worker's fake executor ever started (test cleanup). */
   killTasks(): void {
     FakeExecutor.killAll(join(this.stateDir, 'fake-executor'));
-  }
-
-  log(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
   }
 }

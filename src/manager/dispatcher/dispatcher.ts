@@ -18,11 +18,11 @@ import type { Store } from '../../store/types.js';
 import { RpcError } from '../ca/rpc-error.js';
 import { nodeCaller, type DispatcherCall, type NodeCaller } from './caller.js';
 import { notLeaderStatus } from './leader-hint.js';
-import { LeaderProxy, type ManagerChannel } from './leader-proxy.js';
+import type { ManagerChannel } from '../leader-forwarder.js';
+import { LeaderProxy } from './leader-proxy.js';
 import { NodeSessions } from './node-sessions.js';
 
 export { HEARTBEAT_FAILURE, MISSED_HEARTBEATS } from './node-sessions.js';
-export type { ManagerChannel } from './leader-proxy.js';
 
 export interface DispatcherOptions {
   store: Store;

@@ -9,15 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { DispatcherClient, type SessionMessage } from '../../../proto/gen/dispatcher.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
+import type { ManagerChannel } from '../leader-forwarder.js';
 import { forwardingMetadata, type NodeCaller } from './caller.js';
 import { leaderAddressFrom, notLeaderStatus } from './leader-hint.js';
 import type { SessionCall } from './node-sessions.js';
-
-/** How to dial another manager: the same credentials object until the certificate renews. */
-export interface ManagerChannel {
-  credentials: grpc.ChannelCredentials;
-  options: grpc.ChannelOptions;
-}
 
 export interface LeaderProxyOptions {
   /** The Raft leader's address as this manager knows it. */
