@@ -70,6 +70,26 @@ describe('GrpcTransport', () => {
     ).rejects.toThrow(RangeError);
   });
 
+  it('refuses callers its authorize hook turns away, streams and snapshots alike', async () => {
+    const refused: string[] = [];
+    const b = await startNode('b', {
+      authorize: (call) => {
+        refused.push(call.getPath());
+        return 'not a manager';
+      },
+    });
+    const a = await startNode('a');
+    const stranger = await startNode('c');
+    for (const m of sampleMessages('a', 'b')) a.transport.send(target(b), m);
+    // The hook is asked for the stream and for the snapshot's call; nothing reaches the handler.
+    await waitFor('both calls to be refused', () => refused.some((p) => p.endsWith('/Stream')) && refused.some((p) => p.endsWith('/InstallSnapshot')));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(b.inbox).toEqual([]);
+    // Without a refusal, the same messages arrive (the hook decides, not the messages).
+    for (const m of sampleMessages('c', 'a')) stranger.transport.send(target(a), m);
+    await waitFor('the admitted messages', () => a.inbox.length === sampleMessages().length);
+  });
+
   it('carries every message type both ways between two servers', async () => {
     const [a, b] = [await startNode('a'), await startNode('b')];
     for (const m of sampleMessages('a', 'b')) a.transport.send(target(b), m);
