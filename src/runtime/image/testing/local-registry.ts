@@ -1,0 +1,102 @@
+/**
+ * A real registry for tests: Debian's docker-registry started by deploy/images/registry.sh on a
+ * free loopback port with its storage in a temporary directory, and the base image built and
+ * pushed into it by deploy/images/build-base.sh. Missing packages fail loudly, never skip.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const scripts = fileURLToPath(new URL('../../../../deploy/images/', import.meta.url));
+
+/** What the scripts need, as `binary: Debian package`. */
+const NEEDED: Record<string, string> = {
+  '/usr/bin/docker-registry': 'docker-registry',
+  '/usr/bin/skopeo': 'skopeo',
+  '/usr/bin/umoci': 'umoci',
+  '/bin/busybox': 'busybox-static',
+  '/usr/bin/jq': 'jq',
+  '/usr/bin/zstd': 'zstd',
+  '/usr/bin/curl': 'curl',
+};
+
+export interface TokenAuthSettings {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** A PEM file with the certificate whose key signs the tokens. */
+  rootCertBundle: string;
+}
+
+export class LocalRegistry {
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** With `tokenAuth`, the registry demands bearer tokens from that realm, signed by that certificate's key. */
+  static async start(options: { tokenAuth?: TokenAuthSettings } = {}): Promise<LocalRegistry> {
+    const missing = Object.entries(NEEDED).filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
+    if (missing.length > 0) {
+      throw new Error(`the local registry tests need Debian packages: apt-get install ${[...new Set(missing)].join(' ')}`);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-registry-'));
+    const port = await freePort();
+    try {
+      const auth = options.tokenAuth;
+      const env = auth
+        ? {
+            ...process.env,
+            REGISTRY_TOKEN_REALM: auth.realm,
+            REGISTRY_TOKEN_SERVICE: auth.service,
+            REGISTRY_TOKEN_ISSUER: auth.issuer,
+            REGISTRY_TOKEN_ROOTCERT: auth.rootCertBundle,
+          }
+        : process.env;
+      await run(join(scripts, 'registry.sh'), ['start', dir, String(port)], { env });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return new LocalRegistry(dir, port);
+  }
+
+  /** Builds and pushes busybox:TAG and busybox:TAG-zstd; returns tag -> manifest digest. */
+  async pushBaseImage(tag = 'latest'): Promise<Map<string, string>> {
+    const { stdout } = await run(join(scripts, 'build-base.sh'), [String(this.port), tag]);
+    return new Map(stdout.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+  }
+
+  /** Where the registry's filesystem driver keeps a blob's bytes (to corrupt them on purpose). */
+  blobPath(digest: string): string {
+    const hex = digest.slice('sha256:'.length);
+    return join(this.dir, 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await run(join(scripts, 'registry.sh'), ['stop', this.dir]);
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A loopback port free at the time of asking. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
