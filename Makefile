@@ -20,6 +20,7 @@ $(STAMP): package-lock.json
 
 build: deps
 	npm run --silent build
+	bash src/runtime/shim/build.sh
 
 # Every suite, one after another (scripts/test-all.sh lists them); single suites run through npm scripts.
 test: build

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The single `shoal` command. `shoal manager ...` runs the manager daemon (cmd/manager); every
- * other command is a client of a manager's control API (cmd/cli).
+ * The single `shoal` command. `shoal manager ...` runs the manager daemon (cmd/manager), `shoal
+ * worker ...` the worker; every other command is a group of cmd/cli: clients of a manager's
+ * control API, and `shoal image` (cmd/image), which works on the node's own image store.
  */
 import { readFileSync } from 'node:fs';
 import { parseTopLevel, runCli, topLevelHelp } from './cli/app.js';

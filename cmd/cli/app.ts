@@ -1,7 +1,9 @@
 /**
  * The client side of `shoal`: global options, the command groups and help. `cmd/shoal.ts` hands
- * everything but the daemons (`shoal manager`, `shoal worker`) to `runCli`.
+ * everything but the daemons (`shoal manager`, `shoal worker`) to `runCli`. Every group talks to a
+ * manager except `image` (cmd/image), which works on this node's image store.
  */
+import { imageGroup } from '../image/image.js';
 import { clusterGroup } from './cluster.js';
 import { commandHelp, findCommand, groupHelp, hostFlag, runGroup, type CommandGroup } from './command.js';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './flags.js';
@@ -10,7 +12,8 @@ import { nodeGroup } from './node.js';
 import { serviceGroup } from './service.js';
 import { stackGroup } from './stack.js';
 
-export const groups: readonly CommandGroup[] = [clusterGroup, nodeGroup, serviceGroup, stackGroup];
+/** `image` works on this node's own state directory; the others are clients of a manager. */
+export const groups: readonly CommandGroup[] = [clusterGroup, imageGroup, nodeGroup, serviceGroup, stackGroup];
 
 const globalFlags: FlagSpec[] = [
   hostFlag,

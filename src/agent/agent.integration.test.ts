@@ -15,7 +15,7 @@ import { TestCluster } from '../../test/support/test-cluster.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { Agent } from './agent.js';
 import { FakeExecutor } from './fake-executor.js';
-import { isAlive } from './proc-stat.js';
+import { isAlive } from '../common/proc-stat.js';
 
 /** A task as `service ps --format json` shows it, with the status fields this test reads. */
 interface AgentTaskJson extends TaskJson {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HealthState, Task, TaskState } from '../../proto/gen/objects.js';
 import { FakeExecutor, type FakeExecutorOptions } from './fake-executor.js';
-import { isAlive } from './proc-stat.js';
+import { isAlive } from '../common/proc-stat.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shoal-fake-executor-'));
 let dirs = 0;

@@ -22,7 +22,7 @@ import { HealthState, type Task } from '../../proto/gen/objects.js';
 import { hasHealthcheck } from '../manager/orchestrator/task.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Executor, TaskExit, TaskInspection } from './executor.js';
-import { isAlive, readProcStat } from './proc-stat.js';
+import { isAlive, readProcStat } from '../common/proc-stat.js';
 
 /** How tasks whose image matches behave. The first matching behaviour applies. */
 export interface FakeBehaviour {

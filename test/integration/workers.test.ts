@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../../src/agent/proc-stat.js';
+import { isAlive } from '../../src/common/proc-stat.js';
 import { isRunnable, isRunning, type TaskJson } from '../support/task-json.js';
 import { TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait-for.js';

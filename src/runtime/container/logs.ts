@@ -1,0 +1,50 @@
+/**
+ * Reading the shim's container log: JSON lines in Docker's json-file shape,
+ * `{"time":"<RFC 3339, nanoseconds>","stream":"stdout"|"stderr","log":"<text, newline kept>"}`.
+ * A line longer than 16 KiB is split into several entries, only the last ending in a newline.
+ */
+import { readFile } from 'node:fs/promises';
+
+export interface LogEntry {
+  /** As written, with nanoseconds (a Date would keep only milliseconds). */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  log: string;
+}
+
+export async function readLogEntries(path: string): Promise<LogEntry[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const entries: LogEntry[] = [];
+  for (const line of text.split('\n')) {
+    // The shim may be part-way through a line; only whole ones are entries.
+    if (line === '') continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (isLogEntry(entry)) entries.push(entry);
+  }
+  return entries;
+}
+
+/** The text of one stream, with split entries joined back together. */
+export function streamText(entries: LogEntry[], stream: LogEntry['stream']): string {
+  return entries
+    .filter((e) => e.stream === stream)
+    .map((e) => e.log)
+    .join('');
+}
+
+function isLogEntry(value: unknown): value is LogEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.time === 'string' && (v.stream === 'stdout' || v.stream === 'stderr') && typeof v.log === 'string';
+}
