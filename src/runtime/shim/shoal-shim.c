@@ -67,7 +67,6 @@ struct config {
 };
 
 static struct config cfg;
-static sigset_t original_mask;
 /* The container's ends of the output pipes and the write end of its start-error pipe. */
 static int out_pipe[2], err_pipe[2], start_pipe[2];
 
@@ -221,6 +220,28 @@ static void enter_root(void) {
   if (chdir("/") < 0) child_fail("chdir /", errno);
 }
 
+/*
+ * Ignored signals and the blocked mask survive exec, so the container would inherit whatever the
+ * supervisor, or whoever started the shim, ignored or blocked: it starts with every signal at its
+ * default action and none blocked, as under runc. The raw system call also resets the two
+ * real-time signals glibc keeps for itself and refuses to touch through sigaction().
+ */
+static void reset_signals(void) {
+  struct kernel_sigaction {
+    void *handler; /* NULL: SIG_DFL */
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } default_action = {0};
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof default_action.mask);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail("sigprocmask", errno);
+}
+
 static int container_main(void *unused) {
   (void)unused;
   close(start_pipe[0]);
@@ -258,9 +279,7 @@ static int container_main(void *unused) {
   for (size_t i = 0; i < cfg.nenv; i++)
     if (putenv(cfg.env[i]) != 0) child_fail("putenv", errno);
   /* execvp searches the PATH just set, i.e. the container's. */
-  /* An ignored signal stays ignored across exec; the container starts with the defaults. */
-  signal(SIGPIPE, SIG_DFL);
-  if (sigprocmask(SIG_SETMASK, &original_mask, NULL) < 0) child_fail("sigprocmask", errno);
+  reset_signals();
   execvp(cfg.args[0], cfg.args);
   child_fail(cfg.args[0], errno);
   return 127;
@@ -420,7 +439,7 @@ static int supervise(int report) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
-  sigprocmask(SIG_BLOCK, &mask, &original_mask);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0) return 1;
 
