@@ -3,7 +3,7 @@
  * `{"time":"<RFC 3339, nanoseconds>","stream":"stdout"|"stderr","log":"<text, newline kept>"}`.
  * A line longer than 16 KiB is split into several entries, only the last ending in a newline.
  */
-import { readFile } from 'node:fs/promises';
+import { readTextIfExists } from '../../common/read-if-exists.js';
 
 export interface LogEntry {
   /** As written, with nanoseconds (a Date would keep only milliseconds). */
@@ -13,13 +13,8 @@ export interface LogEntry {
 }
 
 export async function readLogEntries(path: string): Promise<LogEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return [];
   const entries: LogEntry[] = [];
   for (const line of text.split('\n')) {
     // The shim may be part-way through a line; only whole ones are entries.

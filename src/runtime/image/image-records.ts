@@ -3,8 +3,8 @@
  * name. It is small and rewritten whole with an atomic replace, so a crash leaves the old list or
  * the new one. Blobs and layer directories are not listed here; they are found from the records.
  */
-import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic-file.js';
+import { readTextIfExists } from '../../common/read-if-exists.js';
 
 export interface ImageRecord {
   /** `registry/repository:tag` (normalised), or undefined for an image loaded without a name. */
@@ -28,13 +28,8 @@ interface RecordsFile {
 }
 
 export async function readRecords(path: string): Promise<ImageRecord[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return [];
   const doc = JSON.parse(text) as RecordsFile;
   if (doc.version !== 1 || !Array.isArray(doc.images)) throw new Error(`${path}: not an image record file this version reads`);
   return doc.images;
