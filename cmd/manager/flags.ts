@@ -96,32 +96,22 @@ export function parseManagerFlags(argv: string[]): ParsedManagerFlags {
       init: values.init,
       nodeId: values['node-id'],
       join: values.join === undefined ? undefined : { address: values.join, token: token ?? '' },
-      heartbeatPeriodMs: values['heartbeat-period'] === undefined ? undefined : parseHeartbeat(values['heartbeat-period']),
-      certExpiryMs: values['cert-expiry'] === undefined ? undefined : parseCertExpiry(values['cert-expiry']),
+      heartbeatPeriodMs: values['heartbeat-period'] === undefined ? undefined : durationFlag('--heartbeat-period', values['heartbeat-period'], 10, '10ms'),
+      certExpiryMs: values['cert-expiry'] === undefined ? undefined : durationFlag('--cert-expiry', values['cert-expiry'], 60 * 60 * 1000, '1h'),
       forceNewCluster: values['force-new-cluster'],
     },
   };
 }
 
-function parseHeartbeat(text: string): number {
+/** A duration flag's value in ms, at least `min` (`minText` says it in the flag's own terms). */
+function durationFlag(flag: string, text: string, min: number, minText: string): number {
   let ms: number;
   try {
     ms = parseDuration(text);
   } catch (err) {
-    throw new UsageError(`--heartbeat-period: ${(err as Error).message}`);
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
   }
-  if (ms < 10) throw new UsageError(`--heartbeat-period ${text}: must be at least 10ms`);
-  return ms;
-}
-
-function parseCertExpiry(text: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (err) {
-    throw new UsageError(`--cert-expiry: ${(err as Error).message}`);
-  }
-  if (ms < 60 * 60 * 1000) throw new UsageError(`--cert-expiry ${text}: must be at least 1h`);
+  if (ms < min) throw new UsageError(`${flag} ${text}: must be at least ${minText}`);
   return ms;
 }
 
