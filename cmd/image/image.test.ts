@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../cli/io.js';
 import { LocalRegistry } from '../../src/runtime/image/testing/local-registry.js';
-import { imageGroup, runImage } from './image.js';
+import { runGroup } from '../cli/command.js';
+import { imageGroup } from './image.js';
 
 const execFileP = promisify(execFile);
 let registry: LocalRegistry;
@@ -39,7 +40,7 @@ async function shoalImage(...argv: string[]): Promise<{ code: number; out: strin
     sleep: async () => undefined,
     interrupted: () => new Promise(() => undefined),
   };
-  const code = await runImage(argv, io);
+  const code = await runGroup(imageGroup, argv, io, undefined);
   return { code, out, err };
 }
 

@@ -3,10 +3,9 @@
  * directly in the node's state directory, with no manager involved: pull, ls, rm, load.
  */
 import { existsSync } from 'node:fs';
-import { runGroup, type Command, type CommandContext, type CommandGroup } from '../cli/command.js';
+import { type Command, type CommandContext, type CommandGroup } from '../cli/command.js';
 import { CliError, UsageError } from '../cli/errors.js';
 import type { FlagSpec } from '../cli/flags.js';
-import type { Io } from '../cli/io.js';
 import { noTruncFlag, quietFlag } from '../cli/output.js';
 import { renderTable, shortId } from '../cli/table.js';
 import { ago, formatBytes } from '../cli/units.js';
@@ -151,8 +150,3 @@ export const imageGroup: CommandGroup = {
   summary: "Manage this node's images (works on the local state directory, not through a manager)",
   commands: [pull, ls, rm, load],
 };
-
-/** `shoal image ...`; resolves with the exit code. */
-export function runImage(argv: readonly string[], io: Io): Promise<number> {
-  return runGroup(imageGroup, argv, io, undefined);
-}
