@@ -1,16 +1,17 @@
 /**
  * A small promise-based client of the etcd v3 API (KV Put/Range/DeleteRange, Maintenance Status)
- * over grpc-js, for one endpoint. The load generator, the failover probe and the tests use it
- * against raft-kv and real etcd alike. Requests are encoded with the generated encoders; responses
- * are read by response-decoders.ts, which copes with etcd's 64-bit member ids.
+ * for one endpoint, over one HTTP/2 connection (h2-grpc/client.ts). The load generator, the
+ * failover probe and the tests use it against raft-kv and real etcd alike. Requests are encoded with
+ * the generated encoders; responses are read by response-decoders.ts, which copes with etcd's
+ * 64-bit member ids.
  */
-import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import {
   DeleteRangeRequest,
   PutRequest,
   RangeRequest,
   StatusRequest,
 } from '../../proto/gen/etcd/etcdserverpb/rpc.js';
+import { UnaryGrpcClient } from './h2-grpc/client.js';
 import {
   decodeDeleteRange,
   decodePut,
@@ -23,12 +24,10 @@ import {
 } from './response-decoders.js';
 
 export class EtcdClient {
-  private readonly channel: Client;
+  private readonly client: UnaryGrpcClient;
 
   constructor(readonly endpoint: string) {
-    // A channel of its own per client object (no shared subchannel), so the load generator can
-    // spread its workers over several HTTP/2 connections.
-    this.channel = new Client(endpoint, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    this.client = new UnaryGrpcClient(endpoint);
   }
 
   put(key: Uint8Array, value: Uint8Array, timeoutMs: number): Promise<PutResult> {
@@ -56,21 +55,11 @@ export class EtcdClient {
   }
 
   close(): void {
-    this.channel.close();
+    this.client.close();
   }
 
-  private unary<Res>(path: string, request: Uint8Array, decode: (b: Uint8Array) => Res, timeoutMs: number): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      this.channel.makeUnaryRequest<Uint8Array, Res>(
-        path,
-        (bytes) => toBuffer(bytes),
-        (buf) => decode(buf),
-        request,
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err: ServiceError | null, res?: Res) => (err ? reject(err) : resolve(res!)),
-      );
-    });
+  private async unary<Res>(path: string, request: Uint8Array, decode: (b: Uint8Array) => Res, timeoutMs: number): Promise<Res> {
+    return decode(await this.client.call(path, request, timeoutMs));
   }
 }
 

@@ -4,24 +4,24 @@
  * serializable reads are served from the local copy at once. A member that is not the leader passes
  * writes and linearizable reads on to the leader, so a client may talk to any member.
  */
-import { Metadata, status, type handleUnaryCall, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import type {
+import { status } from '@grpc/grpc-js';
+import type { IncomingHttpHeaders } from 'node:http2';
+import {
   DeleteRangeRequest,
   DeleteRangeResponse,
-  KVClient,
-  KVServer,
-  MaintenanceServer,
   PutRequest,
   PutResponse,
   RangeRequest,
   RangeResponse,
-  ResponseHeader,
   StatusResponse,
+  type ResponseHeader,
 } from '../../proto/gen/etcd/etcdserverpb/rpc.js';
 import type { RaftNode } from '../../src/raft/node.js';
 import { RaftError } from '../../src/raft/types.js';
 import { encodeCommand, type Command } from './commands.js';
 import { EtcdError, etcdErrors } from './etcd-errors.js';
+import { GrpcStatusError } from './h2-grpc/frame.js';
+import type { UnaryHandler } from './h2-grpc/server.js';
 import type { ApplyResult, KvFsm } from './kv-fsm.js';
 import { FORWARDED_HEADER, type LeaderForwarder } from './leader-forwarder.js';
 import { memberId } from './member-id.js';
@@ -51,56 +51,56 @@ export class EtcdService {
     this.memberId = memberId(opts.id);
   }
 
-  readonly kv: KVServer = {
-    range: unary((req: RangeRequest, forwarded) => this.range(req, forwarded)),
-    put: unary((req: PutRequest, forwarded) => this.put(req, forwarded)),
-    deleteRange: unary((req: DeleteRangeRequest, forwarded) => this.deleteRange(req, forwarded)),
-  };
+  /** The gRPC methods served, by path. Requests and answers are protobuf bytes, so a follower passes
+   *  a request on to the leader, and the leader's answer back, without decoding them again. */
+  readonly routes: ReadonlyMap<string, UnaryHandler> = new Map<string, UnaryHandler>([
+    [PATHS.range, (body, headers) => this.range(body, isForwarded(headers))],
+    [PATHS.put, (body, headers) => this.put(body, isForwarded(headers))],
+    [PATHS.deleteRange, (body, headers) => this.deleteRange(body, isForwarded(headers))],
+    [PATHS.status, async () => StatusResponse.encode(this.status()).finish()],
+  ]);
 
-  readonly maintenance: MaintenanceServer = {
-    status: unary(async () => this.status()),
-  };
-
-  private async put(req: PutRequest, forwarded: boolean): Promise<PutResponse> {
+  private async put(body: Buffer, forwarded: boolean): Promise<Uint8Array> {
+    const req = PutRequest.decode(body);
     if (req.key.length === 0) throw etcdErrors.emptyKey();
     if (req.lease !== 0) throw etcdErrors.leaseNotFound();
-    const outcome = await this.propose<PutResponse>({ kind: 'put', request: req }, forwarded, (c, md, o, cb) => c.put(req, md, o, cb));
+    const outcome = await this.propose({ kind: 'put', request: req }, forwarded, PATHS.put, body);
     if ('fromLeader' in outcome) return outcome.fromLeader;
     const result = outcome.applied;
     if (result.kind === 'keyNotFound') throw etcdErrors.keyNotFound();
     if (result.kind !== 'put') throw new Error(`raft-kv: put produced ${result.kind}`);
-    return {
+    return PutResponse.encode({
       header: this.header(result.revision),
       prevKv: req.prevKv && result.prev ? toKeyValue(result.prev) : undefined,
-    };
+    }).finish();
   }
 
-  private async deleteRange(req: DeleteRangeRequest, forwarded: boolean): Promise<DeleteRangeResponse> {
+  private async deleteRange(body: Buffer, forwarded: boolean): Promise<Uint8Array> {
+    const req = DeleteRangeRequest.decode(body);
     if (req.key.length === 0) throw etcdErrors.emptyKey();
-    const outcome = await this.propose<DeleteRangeResponse>({ kind: 'deleteRange', request: req }, forwarded, (c, md, o, cb) =>
-      c.deleteRange(req, md, o, cb),
-    );
+    const outcome = await this.propose({ kind: 'deleteRange', request: req }, forwarded, PATHS.deleteRange, body);
     if ('fromLeader' in outcome) return outcome.fromLeader;
     const result = outcome.applied;
     if (result.kind !== 'deleteRange') throw new Error(`raft-kv: deleteRange produced ${result.kind}`);
-    return {
+    return DeleteRangeResponse.encode({
       header: this.header(result.revision),
       deleted: result.deleted.length,
       prevKvs: req.prevKv ? result.deleted.map((kv) => toKeyValue(kv)) : [],
-    };
+    }).finish();
   }
 
-  private async range(req: RangeRequest, forwarded: boolean): Promise<RangeResponse> {
+  private async range(body: Buffer, forwarded: boolean): Promise<Uint8Array> {
+    const req = RangeRequest.decode(body);
     if (!req.serializable) {
       try {
         await this.opts.node.readIndex(this.opts.requestTimeoutMs);
       } catch (err) {
         if (!isNotLeader(err) || forwarded) throw toEtcdError(err);
-        return this.forward<RangeResponse>(forwarded, (c, md, o, cb) => c.range(req, md, o, cb));
+        return this.forward(PATHS.range, body);
       }
     }
     const keyspace = this.opts.fsm.keyspace;
-    return { header: this.header(keyspace.revision), ...runRange(keyspace, req) };
+    return RangeResponse.encode({ header: this.header(keyspace.revision), ...runRange(keyspace, req) }).finish();
   }
 
   private status(): StatusResponse {
@@ -121,31 +121,26 @@ export class EtcdService {
   }
 
   /** Applies a command through Raft here if this member leads, else returns the leader's own answer. */
-  private async propose<Res>(
+  private async propose(
     command: Command,
     forwarded: boolean,
-    call: ForwardCall<Res>,
-  ): Promise<{ applied: ApplyResult } | { fromLeader: Res }> {
+    path: string,
+    body: Buffer,
+  ): Promise<{ applied: ApplyResult } | { fromLeader: Uint8Array }> {
     try {
       const { response } = await this.opts.node.apply(encodeCommand(command), this.opts.requestTimeoutMs);
       return { applied: response as ApplyResult };
     } catch (err) {
       // NotLeader guarantees the entry was not appended, so passing it on cannot apply it twice.
       if (!isNotLeader(err) || forwarded) throw toEtcdError(err);
-      return { fromLeader: await this.forward(forwarded, call) };
+      return { fromLeader: await this.forward(path, body) };
     }
   }
 
-  private async forward<Res>(forwarded: boolean, call: ForwardCall<Res>): Promise<Res> {
-    if (forwarded) throw etcdErrors.noLeader();
+  /** Passes a request this member cannot answer to the leader, marked so it goes no further. */
+  private async forward(path: string, body: Buffer): Promise<Uint8Array> {
     const client = await this.opts.forwarder.leaderClient(this.opts.requestTimeoutMs);
-    const metadata = new Metadata();
-    metadata.set(FORWARDED_HEADER, '1');
-    return new Promise<Res>((resolve, reject) => {
-      call(client, metadata, { deadline: Date.now() + this.opts.requestTimeoutMs }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      );
-    });
+    return client.call(path, body, this.opts.requestTimeoutMs, { [FORWARDED_HEADER]: '1' });
   }
 
   private header(revision: number): ResponseHeader {
@@ -158,29 +153,23 @@ export class EtcdService {
   }
 }
 
-type ForwardCall<Res> = (
-  client: KVClient,
-  metadata: Metadata,
-  options: { deadline: number },
-  callback: (err: ServiceError | null, res: Res) => void,
-) => void;
+const PATHS = {
+  range: '/etcdserverpb.KV/Range',
+  put: '/etcdserverpb.KV/Put',
+  deleteRange: '/etcdserverpb.KV/DeleteRange',
+  status: '/etcdserverpb.Maintenance/Status',
+};
 
-/** Adapts an async handler to grpc-js, turning thrown errors into gRPC statuses. */
-function unary<Req, Res>(handler: (req: Req, forwarded: boolean) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return (call: ServerUnaryCall<Req, Res>, callback) => {
-    const forwarded = call.metadata.get(FORWARDED_HEADER).length > 0;
-    handler(call.request, forwarded).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toStatus(err)),
-    );
-  };
+function isForwarded(headers: IncomingHttpHeaders): boolean {
+  return headers[FORWARDED_HEADER] !== undefined;
 }
 
-function toStatus(err: unknown): { code: status; details: string } {
-  if (err instanceof EtcdError) return { code: err.code, details: err.message };
-  if (isServiceError(err)) return { code: err.code, details: err.details };
-  if (err instanceof RaftError) return toStatus(toEtcdError(err));
-  return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+/** The gRPC status a failed request is answered with: etcd's own errors keep their codes and words. */
+export function toGrpcStatus(err: unknown): GrpcStatusError {
+  if (err instanceof GrpcStatusError) return err;
+  if (err instanceof EtcdError) return new GrpcStatusError(err.code, err.message);
+  if (err instanceof RaftError) return toGrpcStatus(toEtcdError(err));
+  return new GrpcStatusError(status.INTERNAL, err instanceof Error ? err.message : String(err));
 }
 
 function toEtcdError(err: unknown): unknown {
@@ -201,8 +190,4 @@ function toEtcdError(err: unknown): unknown {
 
 function isNotLeader(err: unknown): boolean {
   return err instanceof RaftError && err.code === 'NotLeader';
-}
-
-function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err;
 }

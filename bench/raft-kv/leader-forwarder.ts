@@ -4,10 +4,9 @@
  * Until both are known (an election in progress) the forwarder waits, as etcd holds proposals while
  * it has no leader, up to the request's timeout.
  */
-import { credentials } from '@grpc/grpc-js';
 import type { Clock } from '../../src/common/clock.js';
-import { KVClient } from '../../proto/gen/etcd/etcdserverpb/rpc.js';
 import { etcdErrors } from './etcd-errors.js';
+import { UnaryGrpcClient } from './h2-grpc/client.js';
 
 /** The metadata key that marks a forwarded request, so it is never forwarded a second time. */
 export const FORWARDED_HEADER = 'x-raft-kv-forwarded';
@@ -20,7 +19,7 @@ export interface LeaderDirectory {
 }
 
 export class LeaderForwarder {
-  private readonly clients = new Map<string, KVClient>();
+  private readonly clients = new Map<string, UnaryGrpcClient>();
   private closed = false;
 
   constructor(
@@ -29,7 +28,7 @@ export class LeaderForwarder {
   ) {}
 
   /** A client for the current leader, waiting up to `timeoutMs` for one to be known. */
-  async leaderClient(timeoutMs: number): Promise<KVClient> {
+  async leaderClient(timeoutMs: number): Promise<UnaryGrpcClient> {
     const deadline = this.clock.now() + timeoutMs;
     for (;;) {
       if (this.closed) throw etcdErrors.stopped();
@@ -46,10 +45,10 @@ export class LeaderForwarder {
     this.clients.clear();
   }
 
-  private clientFor(address: string): KVClient {
+  private clientFor(address: string): UnaryGrpcClient {
     let client = this.clients.get(address);
     if (!client) {
-      client = new KVClient(address, credentials.createInsecure());
+      client = new UnaryGrpcClient(address);
       this.clients.set(address, client);
     }
     return client;

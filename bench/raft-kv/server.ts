@@ -4,10 +4,8 @@
  * an optional Prometheus-style metrics page. Whenever this member becomes leader it replicates its
  * client address, so the followers know where to forward requests.
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
-import { KVService, MaintenanceService } from '../../proto/gen/etcd/etcdserverpb/rpc.js';
 import { systemClock } from '../../src/common/clock.js';
 import type { Logger } from '../../src/common/logger.js';
 import { RaftNode } from '../../src/raft/node.js';
@@ -15,7 +13,8 @@ import { FileSnapshotStore, FileStableStore, WalLogStore } from '../../src/raft/
 import { GrpcTransport } from '../../src/raft/transport/grpc.js';
 import type { ServerAddress, ServerId } from '../../src/raft/types.js';
 import { encodeCommand } from './commands.js';
-import { EtcdService } from './etcd-service.js';
+import { EtcdService, toGrpcStatus } from './etcd-service.js';
+import { UnaryGrpcServer } from './h2-grpc/server.js';
 import { KvFsm } from './kv-fsm.js';
 import { LeaderForwarder } from './leader-forwarder.js';
 import { clusterId } from './member-id.js';
@@ -41,7 +40,6 @@ const VERSION = 'raft-kv 0.1.0';
 const ANNOUNCE_RETRY_MS = 100;
 
 export class RaftKvServer {
-  private term = 0;
   private closed = false;
 
   private constructor(
@@ -51,7 +49,7 @@ export class RaftKvServer {
     private readonly logStore: WalLogStore,
     private readonly stableStore: FileStableStore,
     private readonly forwarder: LeaderForwarder,
-    private readonly clientServer: Server,
+    private readonly clientServer: UnaryGrpcServer,
     private readonly metricsServer: HttpServer | undefined,
   ) {}
 
@@ -78,31 +76,25 @@ export class RaftKvServer {
       },
       systemClock,
     );
-    const clientServer = new Server();
     const metricsServer = opts.metricsAddress ? await serveMetrics(opts.metricsAddress, () => metrics(node, logStore)) : undefined;
-    const server = new RaftKvServer(opts, node, transport, logStore, stableStore, forwarder, clientServer, metricsServer);
-
+    let term = stats.term;
     const service = new EtcdService({
       id: opts.id,
       clusterId: clusterId(opts.peers.map((p) => p.id)),
       node,
       fsm,
       forwarder,
-      currentTerm: () => server.term,
+      currentTerm: () => term,
       requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
       version: VERSION,
     });
-    clientServer.addService(KVService, service.kv);
-    clientServer.addService(MaintenanceService, service.maintenance);
-    await new Promise<number>((resolve, reject) =>
-      clientServer.bindAsync(opts.clientAddress, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
+    const clientServer = new UnaryGrpcServer(service.routes, toGrpcStatus);
+    const { host, port } = splitHostPort(opts.clientAddress);
+    await clientServer.listen(host, port);
+    const server = new RaftKvServer(opts, node, transport, logStore, stableStore, forwarder, clientServer, metricsServer);
 
-    server.term = stats.term;
     node.observe((o) => {
-      server.term = o.term;
+      term = o.term;
       if (o.type === 'leader' && o.leader?.id === opts.id) void server.announce();
     });
     node.start();
@@ -113,7 +105,7 @@ export class RaftKvServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.clientServer.forceShutdown();
+    await this.clientServer.close();
     this.forwarder.close();
     await this.node.shutdown();
     await this.transport.close();
