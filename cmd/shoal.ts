@@ -39,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
       const { runWorker } = await import('./worker/main.js');
       return runWorker(top.argv);
     }
+    case 'runtime': {
+      const { runRuntime } = await import('./runtime/runtime.js');
+      return runRuntime(top.argv);
+    }
     case 'client':
       return runCli(top.argv, top.host, processIo());
   }

@@ -25,6 +25,7 @@ const globalFlags: FlagSpec[] = [
 const topLevelCommands: readonly [string, string][] = [
   ['manager', 'Run a manager: a Raft member that keeps the cluster state and serves the control API'],
   ['worker', 'Run a worker: keep a session with the managers and run the tasks they assign'],
+  ['runtime', 'The OCI runtime command line (create, start, state, kill, delete, run, spec, exec)'],
   ['version', 'Print the shoal version'],
   ['help', "Show help for a command ('shoal help service create')"],
 ];
@@ -51,6 +52,7 @@ export type TopLevel =
   | { kind: 'version' }
   | { kind: 'manager'; argv: string[] }
   | { kind: 'worker'; argv: string[] }
+  | { kind: 'runtime'; argv: string[] }
   | { kind: 'client'; host: string | undefined; argv: string[] };
 
 /** Splits the global options from the command: `shoal -H tcp://m1:4242 service ls`. */
@@ -62,6 +64,7 @@ export function parseTopLevel(argv: readonly string[]): TopLevel {
   if (command === 'version') return { kind: 'version' };
   if (command === 'manager') return { kind: 'manager', argv: rest };
   if (command === 'worker') return { kind: 'worker', argv: rest };
+  if (command === 'runtime') return { kind: 'runtime', argv: rest };
   return { kind: 'client', host: flags.string('host'), argv: args };
 }
 

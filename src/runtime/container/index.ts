@@ -1,3 +1,14 @@
-export { renderShimConfig, type ContainerSpec, type ShimFiles } from './config.js';
-export { readLogEntries, streamText, type LogEntry } from './logs.js';
-export { defaultShimPath, ShimContainer, type StartOptions } from './shim.js';
+export { checkContainerSpec, containerSpecProblems, InvalidContainerSpecError, type ContainerSpec, type LogSettings, type OverlayLayers, type Ulimit } from './config.js';
+export { readLogEntries, readRotatedLogEntries, streamText, type LogEntry } from './logs.js';
+export { ANNOTATIONS, buildOciConfig, renderOciConfig, type BuildOptions } from './oci/build-config.js';
+export type { OciConfig } from './oci/types.js';
+export {
+  DEFAULT_STATE_ROOT,
+  defaultRuntimePath,
+  RuntimeContainer,
+  type ContainerExit,
+  type ExecOptions,
+  type ExecResult,
+  type OciState,
+  type RuntimeOptions,
+} from './runtime-container.js';

@@ -1,11 +1,12 @@
 /**
- * Test helper run as its own Node process (bundled by the test): starts one container through
- * ShimContainer.start and exits, as a worker that restarts would. argv: state dir, spec as JSON.
+ * Test helper run as its own Node process (built by `npm run build`): creates and starts one
+ * container through RuntimeContainer.run and exits, as a worker that restarts would.
+ * argv: container id, bundle dir, spec as JSON, runtime path, state root.
  */
-import { ShimContainer } from '../shim.js';
+import { RuntimeContainer } from '../runtime-container.js';
 import type { ContainerSpec } from '../config.js';
 
-const [dir, specJson, shimPath] = process.argv.slice(2);
-if (!dir || !specJson || !shimPath) throw new Error('usage: start-and-exit DIR SPEC_JSON SHIM_PATH');
-await ShimContainer.start(dir, JSON.parse(specJson) as ContainerSpec, { shimPath });
+const [id, bundle, specJson, runtimePath, root] = process.argv.slice(2);
+if (!id || !bundle || !specJson || !runtimePath || !root) throw new Error('usage: start-and-exit ID BUNDLE SPEC_JSON RUNTIME_PATH ROOT');
+await RuntimeContainer.run(id, bundle, JSON.parse(specJson) as ContainerSpec, { runtimePath, root });
 process.exit(0);

@@ -1,0 +1,419 @@
+/**
+ * RuntimeContainer with real containers through dist/shim/shoal-runtime (needs root): a busybox
+ * rootfs in a temporary directory, overlay roots over it, and the base image pulled from the local
+ * registry. Each test starts containers, checks them through their logs and exit files, and every
+ * container is deleted afterwards (killed first if it still runs), which removes its cgroup too.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../../test/support/daemon-process.js';
+import { waitFor } from '../../../test/support/wait-for.js';
+import { ImageStore } from '../image/image-store.js';
+import { RegistryClient } from '../image/registry-client.js';
+import { LocalRegistry } from '../image/testing/local-registry.js';
+import type { ContainerSpec } from './config.js';
+import { streamText } from './logs.js';
+import { buildOciConfig, renderOciConfig } from './oci/build-config.js';
+import { defaultRuntimePath, RuntimeContainer, type ContainerExit } from './runtime-container.js';
+import { makeBusyboxRootfs } from './testing/rootfs.js';
+
+const runtimePath = defaultRuntimePath();
+const shimSources = join(REPO_ROOT, 'src', 'runtime', 'shim');
+let work: string;
+let rootfs: string;
+let root: string;
+let count = 0;
+const started: RuntimeContainer[] = [];
+
+beforeAll(async () => {
+  // `make test` builds it; a missing or stale binary would test the wrong program.
+  const sources = readdirSync(shimSources).filter((f) => /\.[ch]$/.test(f));
+  if (!existsSync(runtimePath) || sources.some((f) => statSync(join(shimSources, f)).mtimeMs > statSync(runtimePath).mtimeMs)) {
+    throw new Error(`${runtimePath} is missing or older than its sources: run 'bash src/runtime/shim/build.sh'`);
+  }
+  work = await mkdtemp(join(tmpdir(), 'shoal-runtime-container-'));
+  rootfs = join(work, 'rootfs');
+  root = join(work, 'state');
+  makeBusyboxRootfs(rootfs);
+});
+
+afterEach(async () => {
+  // A failed assertion must not leave a container (or its cgroup) behind.
+  for (const c of started.splice(0)) {
+    if (existsSync(join(root, c.id))) await c.delete({ force: true });
+  }
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const opts = () => ({ runtimePath, root });
+
+async function start(spec: Partial<ContainerSpec> & { args: string[] }): Promise<RuntimeContainer> {
+  const n = ++count;
+  const c = await RuntimeContainer.run(`c${n}`, join(work, `bundle-${n}`), { rootfs, env: ['PATH=/bin'], ...spec }, opts());
+  started.push(c);
+  return c;
+}
+
+/** Runs `script` with sh in a container; its stdout, stderr and how it ended. */
+async function run(script: string, spec: Partial<ContainerSpec> = {}): Promise<{ out: string; err: string } & ContainerExit> {
+  const c = await start({ ...spec, args: ['sh', '-c', script] });
+  const exit = await c.wait();
+  const entries = await c.logs();
+  return { out: streamText(entries, 'stdout'), err: streamText(entries, 'stderr'), ...exit };
+}
+
+async function waitForLog(c: RuntimeContainer, text: string): Promise<void> {
+  await waitFor(`${JSON.stringify(text)} in the log of ${c.id}`, async () => {
+    if (c.exit()) throw new Error(`${c.id} exited before printing ${JSON.stringify(text)}`);
+    return streamText(await c.logs(), 'stdout').includes(text);
+  });
+}
+
+/**
+ * The limits of the cgroup a process is in, from the host's cgroup v1 files (this machine's
+ * hierarchy; the runtime's cgroup tests cover v2's files).
+ */
+function cgroupValues(pid: number): Record<string, number> {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':'));
+  const file = (controller: string, name: string): number => {
+    const entry = lines.find(([, controllers]) => controllers!.split(',').includes(controller));
+    if (!entry) throw new Error(`no cgroup v1 ${controller} hierarchy for pid ${pid}`);
+    return Number(readFileSync(join('/sys/fs/cgroup', controller, entry[2]!, name), 'utf8'));
+  };
+  return {
+    memory: file('memory', 'memory.limit_in_bytes'),
+    memoryAndSwap: file('memory', 'memory.memsw.limit_in_bytes'),
+    cpuQuota: file('cpu', 'cpu.cfs_quota_us'),
+    cpuPeriod: file('cpu', 'cpu.cfs_period_us'),
+    cpuShares: file('cpu', 'cpu.shares'),
+    pids: file('pids', 'pids.max'),
+  };
+}
+
+/** A network namespace of the test's own, so nothing a container does to its network touches the host's. */
+async function withNetns<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  const name = `shoal-rc-test-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  try {
+    return await fn(`/run/netns/${name}`);
+  } finally {
+    execFileSync('ip', ['netns', 'del', name]);
+  }
+}
+
+describe('RuntimeContainer', () => {
+  it('runs the program with exactly its environment, working directory, hostname and user', async () => {
+    const { out, exitCode } = await run('env | sort; pwd; hostname; id -u; id -g; id -G', {
+      env: ['PATH=/bin', 'GREETING=hello world'],
+      cwd: '/srv',
+      hostname: 'box-1',
+      uid: 65534,
+      gid: 65534,
+      groups: [65534, 100],
+    });
+    expect(exitCode).toBe(0);
+    expect(out).toBe('GREETING=hello world\nPATH=/bin\nPWD=/srv\nSHLVL=1\n/srv\nbox-1\n65534\n65534\n65534 100\n');
+  });
+
+  it('logs stdout and stderr as JSON lines with an RFC 3339 nanosecond time', async () => {
+    const c = await start({ args: ['sh', '-c', 'echo hello; echo oops >&2'] });
+    expect((await c.wait()).exitCode).toBe(0);
+    const entries = readFileSync(c.logPath!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { time: string; stream: string; log: string });
+    expect(entries.map(({ stream, log }) => ({ stream, log }))).toEqual(
+      expect.arrayContaining([
+        { stream: 'stdout', log: 'hello\n' },
+        { stream: 'stderr', log: 'oops\n' },
+      ]),
+    );
+    for (const e of entries) expect(e.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  });
+
+  it('escapes quotes, backslashes and control bytes in the log, replaces invalid UTF-8, and splits lines past 16 KiB', async () => {
+    const c = await start({ args: ['printf', 'a"b\\\\c\\td\\001é\\377'] });
+    await c.wait();
+    expect(readFileSync(c.logPath!, 'utf8')).toContain('"log":"a\\"b\\\\c\\td\\u0001é\\ufffd"}');
+    expect(streamText(await c.logs(), 'stdout')).toBe('a"b\\c\td\u0001é\ufffd');
+
+    const long = await start({ args: ['sh', '-c', "head -c 20000 /dev/zero | tr '\\0' a; echo"] });
+    await long.wait();
+    const entries = await long.logs();
+    expect(entries.map((e) => e.log.length)).toEqual([16384, 20001 - 16384]);
+    expect(streamText(entries, 'stdout')).toBe(`${'a'.repeat(20000)}\n`);
+  });
+
+  it('gives the container its own PID namespace and a /proc that shows only its processes', async () => {
+    const { out } = await run('echo $$; sleep 30 & echo /proc/[0-9]*; kill $!');
+    const [pid, procs] = out.trim().split('\n');
+    expect(pid).toBe('1');
+    expect(procs!.split(' ').sort()).toEqual(['/proc/1', '/proc/2']);
+  });
+
+  it('hides the host root: a file outside the rootfs is not there', async () => {
+    const marker = join(work, 'host-marker');
+    writeFileSync(marker, 'host');
+    const { out } = await run(`test -e ${marker} && echo visible || echo hidden; ls /`);
+    expect(out.split('\n')[0]).toBe('hidden');
+    expect(out).not.toContain('host-marker');
+  });
+
+  it('joins the given network namespace', async () => {
+    await withNetns(async (netns) => {
+      const { out } = await run('ls /sys/class/net; tail -n +3 /proc/net/dev | cut -d: -f1', { netns });
+      expect(out.split(/\s+/).filter(Boolean)).toEqual(['lo', 'lo']);
+    });
+  });
+
+  it('starts the program with no signal ignored or blocked', async () => {
+    // grep as the container's program itself: a shell would set its own dispositions.
+    const c = await start({ args: ['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status'] });
+    expect((await c.wait()).exitCode).toBe(0);
+    expect(streamText(await c.logs(), 'stdout')).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
+  it('passes the container no file descriptor but its stdio, even ones its starter leaked', async () => {
+    const bundle = join(work, 'bundle-fds');
+    await mkdir(bundle);
+    const spec: ContainerSpec = { rootfs, env: ['PATH=/bin'], args: ['sh', '-c', 'ls /proc/1/fd; true'], log: { path: join(bundle, 'log') } };
+    writeFileSync(join(bundle, 'config.json'), renderOciConfig(buildOciConfig(spec)));
+    const leaked = openSync('/etc/hostname', 'r');
+    try {
+      const result = spawnSync(runtimePath, ['--root', root, 'run', '--detach', '--bundle', bundle, 'fds-1'], { stdio: ['ignore', 'ignore', 'pipe', leaked], encoding: 'utf8' });
+      expect(result.stderr).toBe('');
+    } finally {
+      closeSync(leaked);
+    }
+    const c = RuntimeContainer.attach('fds-1', opts())!;
+    started.push(c);
+    expect((await c.wait()).exitCode).toBe(0);
+    expect(streamText(await c.logs(), 'stdout')).toBe('0\n1\n2\n');
+  });
+
+  it('records the exit code', async () => {
+    expect(await run('exit 3')).toEqual({ out: '', err: '', exitCode: 3, oomKilled: false });
+  });
+
+  it('creates a container that waits for start', async () => {
+    const c = await RuntimeContainer.create('created-1', join(work, 'bundle-created'), { rootfs, env: ['PATH=/bin'], args: ['echo', 'started'] }, opts());
+    started.push(c);
+    expect((await c.state()).status).toBe('created');
+    expect(c.exit()).toBeUndefined();
+    await c.start();
+    expect(await c.wait()).toEqual({ exitCode: 0, oomKilled: false });
+    expect(streamText(await c.logs(), 'stdout')).toBe('started\n');
+    const state = await c.state();
+    expect(state).toMatchObject({ id: 'created-1', status: 'stopped', exitCode: 0, oomKilled: false });
+  });
+
+  it('reports a program that cannot be started instead of starting nothing', async () => {
+    await expect(start({ args: ['/no/such/program'] })).rejects.toThrow(/\/no\/such\/program: No such file or directory/);
+  });
+
+  it('stops with the stop signal, which the container sees', async () => {
+    // Init is pid 1 in its namespace, so it only sees signals it handles: the trap shows which came.
+    const script = 'trap "echo got USR1; exit 0" USR1; trap "echo got TERM; exit 0" TERM; echo ready; sleep 30 & wait';
+    const c = await start({ args: ['sh', '-c', script], stopSignal: 'USR1' });
+    await waitForLog(c, 'ready\n');
+    c.stop();
+    expect(await c.wait()).toEqual({ exitCode: 0, oomKilled: false });
+    expect(streamText(await c.logs(), 'stdout')).toBe('ready\ngot USR1\n');
+  });
+
+  it('kills a container that ignores the stop signal once the stop timeout has passed', async () => {
+    const c = await start({ args: ['sleep', '30'], stopTimeoutSeconds: 1 });
+    c.stop();
+    expect((await c.wait()).exitCode).toBe(137);
+  });
+
+  it('sends a signal with kill, and delete --force ends and removes a running container', async () => {
+    const a = await start({ args: ['sleep', '30'] });
+    await a.kill('KILL');
+    expect((await a.wait()).exitCode).toBe(137);
+    await a.delete();
+    expect(existsSync(join(root, a.id))).toBe(false);
+
+    const b = await start({ args: ['sleep', '30'] });
+    await b.delete({ force: true });
+    expect(existsSync(join(root, b.id))).toBe(false);
+    expect(b.supervisorAlive()).toBe(false);
+  });
+
+  it('reports an OOM kill when the memory limit is reached', async () => {
+    // dd's one 64 MiB block is read into memory whole: far past the 8 MiB limit.
+    const result = await run('dd if=/dev/zero of=/dev/null bs=64M count=1', { memoryBytes: 8 << 20 });
+    expect(result).toMatchObject({ exitCode: 137, oomKilled: true });
+  });
+
+  it("puts the limits in the container's cgroup: memory and swap, CPU quota and shares, pids", async () => {
+    const c = await start({ args: ['sleep', '60'], memoryBytes: 64 << 20, nanoCpus: 1_500_000_000, cpuShares: 512, pidsLimit: 8 });
+    expect(cgroupValues(c.initPid)).toEqual({ memory: 64 << 20, memoryAndSwap: 128 << 20, cpuQuota: 150_000, cpuPeriod: 100_000, cpuShares: 512, pids: 8 });
+    // Seven processes besides the shell's own: the eighth fork fails.
+    const forks = await c.exec(['sh', '-c', 'i=0; while [ $i -lt 10 ]; do sleep 5 & i=$((i+1)); done 2>&1; wait'], { env: ['PATH=/bin'] });
+    expect(forks.stdout).toMatch(/can't fork/);
+  });
+
+  it("keeps only Docker's default capabilities: creating a network device fails unless NET_ADMIN is added", async () => {
+    await withNetns(async (netns) => {
+      const dropped = await run('grep CapEff /proc/self/status; ip link add x0 type bridge', { netns });
+      expect(dropped.out).toBe('CapEff:\t00000000a80425fb\n');
+      expect(dropped.exitCode).not.toBe(0);
+      expect(dropped.err).toMatch(/Operation not permitted/);
+
+      const added = await run('ip link add x0 type bridge && ip -o link show x0', { netns, capAdd: ['NET_ADMIN'] });
+      expect(added.exitCode).toBe(0);
+      expect(added.out).toMatch(/^\d+: x0: /);
+    });
+  });
+
+  it('gives a non-root user no effective capabilities', async () => {
+    expect((await run('grep CapEff /proc/self/status', { uid: 1000, gid: 1000 })).out).toBe('CapEff:\t0000000000000000\n');
+  });
+
+  it('makes the root read-only and sets no_new_privs when asked, and not otherwise', async () => {
+    const script = 'touch /x 2>/dev/null && echo rw || echo ro; grep NoNewPrivs /proc/self/status';
+    expect((await run(script, { readOnlyRootfs: true, noNewPrivileges: true })).out).toBe('ro\nNoNewPrivs:\t1\n');
+    expect((await run(`${script}; rm /x`)).out).toBe('rw\nNoNewPrivs:\t0\n');
+  });
+
+  it('masks the host-revealing /proc and /sys entries and keeps /sys and /proc/sys read-only', async () => {
+    // What this kernel has of the masked paths, and shows the host.
+    for (const path of ['/proc/keys', '/proc/timer_list', '/proc/interrupts']) expect(readFileSync(path, 'utf8')).not.toBe('');
+    expect(readdirSync('/sys/firmware')).not.toEqual([]);
+    const { out } = await run(
+      [
+        'cat /proc/keys /proc/timer_list /proc/interrupts | wc -c',
+        'ls /sys/firmware | wc -l',
+        "grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1",
+        'echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo rw || echo ro',
+        'echo h > /proc/sysrq-trigger 2>/dev/null && echo rw || echo ro',
+      ].join('; '),
+    );
+    expect(out).toBe('0\n0\nro\nro\nro\n');
+  });
+
+  it('seccomp: the default profile refuses new namespaces, unconfined lets one be made', async () => {
+    // A user namespace needs no capability, so only the filter stands in the way.
+    const confined = await run('unshare -U true; echo $?');
+    expect(confined.out).toBe('1\n');
+    expect(confined.err).toMatch(/Operation not permitted/);
+    expect((await run('unshare -U true; echo $?', { seccomp: 'unconfined' })).out).toBe('0\n');
+  });
+
+  it('execs into a running container with its own settings, and kills what outlives the timeout', async () => {
+    const c = await start({ args: ['sleep', '60'], hostname: 'exec-box' });
+    const result = await c.exec(['sh', '-c', 'hostname; echo $X; pwd; id -u; exit 5'], { env: ['PATH=/bin', 'X=1'], cwd: '/tmp', uid: 1000, gid: 1000 });
+    expect(result).toEqual({ exitCode: 5, stdout: 'exec-box\n1\n/tmp\n1000\n', stderr: '', timedOut: false });
+
+    const slow = await c.exec(['sleep', '31'], { env: ['PATH=/bin'], timeoutMs: 300 });
+    expect(slow.timedOut).toBe(true);
+    // Nothing of it is left in the container.
+    const ps = await c.exec(['ps', '-o', 'args'], { env: ['PATH=/bin'] });
+    expect(ps.stdout).toContain('sleep 60');
+    expect(ps.stdout).not.toContain('sleep 31');
+  });
+
+  it('rotates the log by size and keeps max-files of it, read back oldest first', async () => {
+    const log = { path: join(work, 'rotating.log'), maxSizeBytes: 2000, maxFiles: 3 };
+    const { exitCode } = await run('i=1; while [ $i -le 200 ]; do echo line $i; i=$((i+1)); done', { log });
+    expect(exitCode).toBe(0);
+    expect(existsSync(`${log.path}.2`)).toBe(true);
+    expect(existsSync(`${log.path}.3`)).toBe(false);
+    for (const file of [log.path, `${log.path}.1`, `${log.path}.2`]) expect(statSync(file).size).toBeLessThanOrEqual(2000);
+    const c = RuntimeContainer.attach(`c${count}`, opts())!;
+    const lines = streamText(await c.logs(), 'stdout').trim().split('\n');
+    // What is kept is the end of the output, in order, with nothing missing in between.
+    const first = Number(lines[0]!.split(' ')[1]);
+    expect(first).toBeGreaterThan(1);
+    expect(lines).toEqual(Array.from({ length: 201 - first }, (_, i) => `line ${first + i}`));
+  });
+
+  it('finds a container again from a new process after the one that started it has exited', async () => {
+    // The helper is a Node process of its own, built by `npm run build` like the daemons.
+    const helper = join(REPO_ROOT, 'dist', 'src', 'runtime', 'container', 'testing', 'start-and-exit.js');
+    if (!existsSync(helper)) throw new Error(`${helper} is missing: run 'npm run build' first`);
+    const id = 'restart-1';
+    const spec: ContainerSpec = { rootfs, env: ['PATH=/bin'], args: ['sh', '-c', 'echo up; sleep 30'] };
+    const result = spawnSync(process.execPath, [helper, id, join(work, 'bundle-restart'), JSON.stringify(spec), runtimePath, root], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+
+    const c = RuntimeContainer.attach(id, opts());
+    expect(c).toBeDefined();
+    if (!c) return;
+    started.push(c);
+    expect(c.supervisorAlive()).toBe(true);
+    expect(c.exit()).toBeUndefined();
+    expect((await c.state()).status).toBe('running');
+    // The supervisor leads its own session, so the worker's end did not take it along.
+    const stat = readFileSync(`/proc/${c.supervisorPid}/stat`, 'utf8');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3])).toBe(c.supervisorPid);
+    await waitForLog(c, 'up\n');
+    await c.kill('KILL');
+    expect((await c.wait()).exitCode).toBe(137);
+    expect(RuntimeContainer.attach('no-such-container', opts())).toBeUndefined();
+  });
+
+  it('mounts an overlay root: writes land in the upper directory, the layers stay as they were', async () => {
+    const top = join(work, 'layer-top');
+    await mkdir(join(top, 'etc'), { recursive: true });
+    writeFileSync(join(top, 'etc', 'greeting'), 'from the top layer\n');
+    const dir = join(work, 'overlay-1');
+    const overlay = { lower: [top, rootfs], upper: join(dir, 'upper'), work: join(dir, 'work') };
+    const mountsBefore = readFileSync('/proc/self/mountinfo', 'utf8');
+
+    const { out, exitCode } = await run('cat /etc/greeting; echo changed > /etc/greeting; echo new > /new; rm /bin/true; ls /bin/true 2>&1; cat /etc/greeting', {
+      rootfs: join(dir, 'rootfs'),
+      overlay,
+    });
+    expect(exitCode).toBe(0);
+    expect(out).toBe('from the top layer\nls: /bin/true: No such file or directory\nchanged\n');
+    expect(await readFile(join(overlay.upper, 'new'), 'utf8')).toBe('new\n');
+    expect(await readFile(join(overlay.upper, 'etc', 'greeting'), 'utf8')).toBe('changed\n');
+    expect(statSync(join(overlay.upper, 'bin', 'true')).isCharacterDevice()).toBe(true); // a whiteout
+    expect(await readFile(join(top, 'etc', 'greeting'), 'utf8')).toBe('from the top layer\n');
+    expect(existsSync(join(rootfs, 'new'))).toBe(false);
+    expect(existsSync(join(rootfs, 'bin', 'true'))).toBe(true);
+    // Mounted inside the container's mount namespace only: the host sees nothing of it.
+    expect(readdirSync(join(dir, 'rootfs'))).toEqual([]);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountsBefore);
+  });
+});
+
+describe('RuntimeContainer with the base image from the local registry', () => {
+  let registry: LocalRegistry;
+  beforeAll(async () => {
+    registry = await LocalRegistry.start();
+    await registry.pushBaseImage('1.0');
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it('runs the pulled image on an overlay of its layers, with its environment', async () => {
+    const store = new ImageStore(join(work, 'node-state'), { client: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }) });
+    const image = await store.pull(`${registry.host}/busybox:1.0`);
+    const dir = join(work, 'image-container');
+    // The store lists layers bottom first; overlayfs wants the top first.
+    const overlay = { lower: [...image.layerDirs].reverse(), upper: join(dir, 'upper'), work: join(dir, 'work') };
+    const { out, exitCode } = await run('echo $PATH; cat /etc/hostname; id -un; touch /made-here; ls /', {
+      rootfs: join(dir, 'rootfs'),
+      overlay,
+      env: image.config.env,
+      cwd: image.config.workingDir || '/',
+    });
+    expect(exitCode).toBe(0);
+    const [path, hostname, user, ...listing] = out.trim().split('\n');
+    expect(path).toBe('/usr/sbin:/usr/bin:/sbin:/bin');
+    expect(hostname).toBe('shoal');
+    expect(user).toBe('root');
+    expect(listing).toEqual(expect.arrayContaining(['bin', 'etc', 'made-here', 'proc', 'sys', 'dev', 'tmp']));
+    expect(existsSync(join(overlay.upper, 'made-here'))).toBe(true);
+    for (const layer of image.layerDirs) expect(existsSync(join(layer, 'made-here'))).toBe(false);
+  });
+});
