@@ -573,28 +573,54 @@ static int check_resources(const struct spec_resources *r, char *err, size_t err
   return 0;
 }
 
+/* A cgroups path resolved against this machine's hierarchies. */
+struct target {
+  struct layout l;
+  char *clean; /* the path as clean_path leaves it */
+  bool absolute;
+};
+
+static void free_target(struct target *t) {
+  free_layout(&t->l);
+  free(t->clean);
+}
+
+/*
+ * What cgroup_create and cgroup_open start with: path cleaned, the hierarchies found, and cg given
+ * the container's directory in each. Returns 0, or -1 with err set and nothing held.
+ */
+static int resolve(const char *path, struct target *t, struct cgroup *cg, char *err, size_t errlen) {
+  memset(cg, 0, sizeof *cg);
+  t->clean = clean_path(path, &t->absolute, err, errlen);
+  if (!t->clean) return -1;
+  if (find_layout(&t->l, err, errlen) < 0) {
+    free(t->clean);
+    return -1;
+  }
+  if (fill_dirs(&t->l, t->clean, t->absolute, cg) < 0) {
+    set_err(err, errlen, "out of memory");
+    free_dirs(cg);
+    free_target(t);
+    return -1;
+  }
+  return 0;
+}
+
 int cgroup_create(const char *path, const struct spec_resources *res, struct cgroup *cg, char *err, size_t errlen) {
   memset(cg, 0, sizeof *cg);
   if (check_resources(res, err, errlen) < 0) return -1;
-  bool absolute;
-  char *clean = clean_path(path, &absolute, err, errlen);
-  if (!clean) return -1;
-  struct layout l;
-  if (find_layout(&l, err, errlen) < 0) {
-    free(clean);
-    return -1;
-  }
+  struct target t;
+  if (resolve(path, &t, cg, err, errlen) < 0) return -1;
   struct created made = {.n = 0};
-  int rc = fill_dirs(&l, clean, absolute, cg);
-  if (rc < 0) set_err(err, errlen, "out of memory");
-  for (size_t i = 0; rc == 0 && i < l.n; i++) {
-    char *base = base_dir(&l.h[i], absolute);
-    rc = base ? make_dirs(&l.h[i], base, clean, &made, err, errlen) : -1;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < t.l.n; i++) {
+    char *base = base_dir(&t.l.h[i], t.absolute);
+    rc = base ? make_dirs(&t.l.h[i], base, t.clean, &made, err, errlen) : -1;
     free(base);
   }
-  for (size_t i = 0; rc == 0 && i < l.n; i++) {
-    if (l.v2) rc = set_v2_limits(cg->dirs[i], res, err, errlen);
-    else if (!l.h[i].v2) rc = set_v1_limits(&l.h[i], cg->dirs[i], res, err, errlen);
+  for (size_t i = 0; rc == 0 && i < t.l.n; i++) {
+    if (t.l.v2) rc = set_v2_limits(cg->dirs[i], res, err, errlen);
+    else if (!t.l.h[i].v2) rc = set_v1_limits(&t.l.h[i], cg->dirs[i], res, err, errlen);
   }
   if (rc < 0) {
     undo_created(&made);
@@ -602,27 +628,19 @@ int cgroup_create(const char *path, const struct spec_resources *res, struct cgr
   } else {
     forget_created(&made);
   }
-  free_layout(&l);
-  free(clean);
+  free_target(&t);
   return rc;
 }
 
 int cgroup_open(const char *path, struct cgroup *cg, char *err, size_t errlen) {
-  memset(cg, 0, sizeof *cg);
-  bool absolute;
-  char *clean = clean_path(path, &absolute, err, errlen);
-  if (!clean) return -1;
-  struct layout l;
-  if (find_layout(&l, err, errlen) < 0) {
-    free(clean);
-    return -1;
-  }
   struct cgroup all;
-  int rc = fill_dirs(&l, clean, absolute, &all);
-  if (rc < 0) set_err(err, errlen, "out of memory");
+  struct target t;
+  if (resolve(path, &t, &all, err, errlen) < 0) return -1;
+  free_target(&t);
   /* Keep the directories that exist: a half-removed cgroup can still be removed. */
+  memset(cg, 0, sizeof *cg);
   cg->v2 = all.v2;
-  for (size_t i = 0; rc == 0 && i < all.ndirs; i++) {
+  for (size_t i = 0; i < all.ndirs; i++) {
     struct stat st;
     if (stat(all.dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
       cg->dirs[cg->ndirs++] = all.dirs[i];
@@ -630,19 +648,12 @@ int cgroup_open(const char *path, struct cgroup *cg, char *err, size_t errlen) {
     } else {
       free(all.dirs[i]);
     }
-    all.dirs[i] = NULL;
   }
-  if (rc == 0 && cg->ndirs == 0) {
+  if (cg->ndirs == 0) {
     set_err(err, errlen, "no cgroup %s: none of its directories exists", path);
-    rc = -1;
+    return -1;
   }
-  if (rc < 0) {
-    free_dirs(&all);
-    free_dirs(cg);
-  }
-  free_layout(&l);
-  free(clean);
-  return rc;
+  return 0;
 }
 
 int cgroup_join(const struct cgroup *cg, pid_t pid) {

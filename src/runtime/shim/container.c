@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -404,42 +403,12 @@ static const char *find_program(void) {
   fail("exec %s: %s on the container's PATH", name, why == EACCES ? "not executable" : "not found");
 }
 
-/*
- * Ignored signals and the blocked mask survive exec, so the container would inherit whatever the
- * supervisor, or whoever started the runtime, ignored or blocked: it starts with every signal at
- * its default action and none blocked, as under runc. The raw system call also resets the two
- * real-time signals glibc keeps for itself and refuses to touch through sigaction().
- */
-static void reset_signals(void) {
-  struct kernel_sigaction {
-    void *handler; /* NULL: SIG_DFL */
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } default_action = {0};
-  for (int sig = 1; sig <= 64; sig++) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof default_action.mask);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) fail("sigprocmask: %s", strerror(errno));
-}
-
 static void set_limits(void) {
-  for (size_t i = 0; i < spec->nrlimits; i++) {
-    const struct spec_rlimit *r = &spec->rlimits[i];
-    struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
-    if (setrlimit(r->resource, &rl) < 0) fail("rlimit %d: %s", r->resource, strerror(errno));
-  }
-  if (spec->has_oom_score_adj) {
-    /* The host's /proc, before pivot_root: the container may have none. */
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    char value[16];
-    int n = snprintf(value, sizeof value, "%d", spec->oom_score_adj);
-    if (fd < 0 || write_all(fd, value, (size_t)n) < 0) fail("oom_score_adj: %s", strerror(errno));
-    close(fd);
-  }
+  const struct spec_rlimit *refused;
+  if (rlimits_apply(spec->rlimits, spec->nrlimits, &refused) < 0)
+    fail("rlimit %d: %s", refused->resource, strerror(errno));
+  /* The host's /proc, before pivot_root: the container may have none. */
+  if (spec->has_oom_score_adj && oom_score_adj_set(spec->oom_score_adj) < 0) fail("oom_score_adj: %s", strerror(errno));
 }
 
 static void set_stdio(void) {
@@ -540,7 +509,9 @@ int container_main(void *arg) {
   reported_ready = true;
   wait_for_start(fifo);
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-  reset_signals();
+  /* As under runc, the program starts with every signal at its default and none blocked, whatever
+     the supervisor or the runtime's own starter ignored or blocked. */
+  if (signals_reset() < 0) fail("reset signals: %s", strerror(errno));
   if (install_late && seccomp_install(&spec->seccomp_filter) < 0) fail("seccomp: %s", strerror(errno));
   execve(program, spec->args, spec->env);
   fail("exec %s: %s", program, strerror(errno));

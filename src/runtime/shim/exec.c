@@ -6,7 +6,8 @@
  *
  *   caller ──fork──> joiner ──clone(CLONE_PARENT)──> command
  *
- * The joiner opens the container init's namespaces, joins its cgroup, enters the namespaces, then
+ * The joiner opens the container init's namespaces, takes the process's rlimits and oom_score_adj
+ * (for the command to inherit), joins the container's cgroup, enters the namespaces, then
  * creates the command with CLONE_PARENT: the command becomes the caller's own child (not the
  * joiner's), already inside the container's PID namespace. The joiner sends its host pid back and
  * exits. So the pid exec_start returns is the command itself: the caller waits for it and its exit
@@ -28,7 +29,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include "caps.h"
 #include "seccomp.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -76,25 +77,6 @@ static int same_file(int fd, const char *path) {
   return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/*
- * Default action for every signal and none blocked, so the command does not inherit what the
- * caller (a runtime forwarding signals through a signalfd, say) ignores or blocks. Through the raw
- * system call because glibc's sigaction() refuses the two real-time signals it reserves.
- */
-static int reset_signals(void) {
-  struct {
-    void *handler; /* NULL: SIG_DFL */
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } dfl = {0};
-  for (int sig = 1; sig < _NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP && syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask) < 0) return -1;
-  sigset_t none;
-  sigemptyset(&none);
-  return sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* The command's side, from its own creation to exec. Never returns. */
 static _Noreturn void become_command(const struct exec_request *req, int err_fd) {
   /* Whatever the caller left open is not the command's: only stdio crosses exec. */
@@ -121,7 +103,9 @@ static _Noreturn void become_command(const struct exec_request *req, int err_fd)
   if (setuid(req->uid) < 0) fail(err_fd, 127, errno, "setuid %u", (unsigned)req->uid);
   if (caps_apply(caps) < 0) fail(err_fd, 127, errno, "capabilities");
   if (req->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(err_fd, 127, errno, "no_new_privs");
-  if (reset_signals() < 0) fail(err_fd, 127, errno, "reset signals");
+  /* Whatever the caller (a runtime forwarding signals through a signalfd, say) ignores or blocks
+     is not the command's. */
+  if (signals_reset() < 0) fail(err_fd, 127, errno, "reset signals");
   if (req->seccomp && req->no_new_privileges && seccomp_install(req->seccomp) < 0) fail(err_fd, 127, errno, "seccomp");
 
   /* execvp searches the PATH of environ, so the command is found on the container's PATH. */
@@ -151,6 +135,10 @@ static _Noreturn void join_and_spawn(const struct exec_request *req, int pid_fd,
       fds[i] = -1;
     }
   }
+  /* Limits set here, through the host's /proc, are inherited by the command as it is created. */
+  const struct spec_rlimit *refused;
+  if (rlimits_apply(req->rlimits, req->nrlimits, &refused) < 0) fail(err_fd, 1, errno, "rlimit %d", refused->resource);
+  if (req->has_oom_score_adj && oom_score_adj_set(req->oom_score_adj) < 0) fail(err_fd, 1, errno, "oom_score_adj");
   /* Joined from here, where the host's cgroup files are still visible; the command inherits it. */
   if (req->cgroup && cgroup_join(req->cgroup, getpid()) < 0) fail(err_fd, 1, errno, "join the container's cgroup");
   for (size_t i = 0; i < NNAMESPACES; i++) {

@@ -1,7 +1,7 @@
 /*
  * Running one more process in a running container (exec.c), as `shoal-runtime exec` and health
- * checks do: it joins the container init's namespaces and cgroups and takes the identity, limits
- * and filters of the given process spec.
+ * checks do: it joins the container init's namespaces and cgroups and takes the identity, rlimits,
+ * oom_score_adj and filters of the given process spec.
  */
 #ifndef SHOAL_EXEC_H
 #define SHOAL_EXEC_H
@@ -25,6 +25,10 @@ struct exec_request {
   const struct spec_capabilities *caps; /* NULL: none kept */
   bool no_new_privileges;
   const struct sock_fprog *seccomp; /* NULL: none */
+  const struct spec_rlimit *rlimits; /* set before the namespaces are entered, so inherited */
+  size_t nrlimits;
+  bool has_oom_score_adj; /* false: the caller's own is inherited */
+  int oom_score_adj;
 };
 
 /*

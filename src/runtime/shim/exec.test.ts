@@ -4,18 +4,20 @@
  * in it through exec_start and exits with the command's code.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeTestCgroups, testCgroupName } from '../cgroups/testing/test-cgroups.js';
 import { makeBusyboxRootfs } from '../container/testing/rootfs.js';
 import { buildDriver } from './testing/build-driver.js';
 
 /** exec.c and the modules it calls into. */
-const SOURCES = ['exec.c', 'cgroup.c', 'caps.c', 'seccomp.c', 'testing/exec-driver.c'];
-const cgroupPath = `/shoal-exec-test-${randomBytes(4).toString('hex')}`;
+const SOURCES = ['exec.c', 'cgroup.c', 'caps.c', 'seccomp.c', 'util.c', 'testing/exec-driver.c'];
+/** This file's own parent cgroup, removed (parent included) after the tests. */
+const cgroupParent = testCgroupName();
+const cgroupPath = `/${cgroupParent}/box`;
 
 let work: string;
 let driver: string;
@@ -40,7 +42,8 @@ afterAll(async () => {
     else container.kill('SIGKILL');
     await exited;
   }
-  removeCgroupLeftovers();
+  // The driver removes the container's cgroup; this takes the parent, and whatever a crash left.
+  await removeTestCgroups(cgroupParent);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -152,6 +155,11 @@ describe('exec_start', () => {
     }
   });
 
+  it('sets the rlimits and oom_score_adj, kept through the change to another user', () => {
+    const r = sh('ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj', ['--nofile', '123', '--oom-score-adj', '456', '--user', '1000:1000']);
+    expect(r).toEqual({ code: 0, out: '123\n123\n456\n', err: '' });
+  });
+
   it('starts the command with no signal blocked or ignored and no descriptor but stdio, whatever the caller had', () => {
     // The driver blocks SIGUSR1, ignores SIGUSR2 and leaks a descriptor before calling exec_start.
     expect(exec(['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']).out).toBe(
@@ -174,11 +182,4 @@ function firstLine(child: ChildProcess): Promise<string> {
     });
     child.once('exit', (code) => reject(new Error(`exec-driver container exited with ${code}: ${err}`)));
   });
-}
-
-/** The driver removes its cgroup; this catches what a crashed driver left (v1 hierarchies or v2). */
-function removeCgroupLeftovers(): void {
-  const root = '/sys/fs/cgroup';
-  const dirs = [root, ...readdirSync(root).map((d) => join(root, d))].map((d) => d + cgroupPath);
-  for (const dir of dirs) if (existsSync(dir)) rmdirSync(dir);
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* Deeper nesting than any config has; the limit keeps a hostile file from exhausting the stack. */
 #define MAX_DEPTH 128
 
@@ -115,24 +117,6 @@ static void put_utf8(struct buf *b, unsigned c) {
     u[0] = (char)(0xf0 | (c >> 18)), u[1] = (char)(0x80 | ((c >> 12) & 0x3f)), u[2] = (char)(0x80 | ((c >> 6) & 0x3f)),
     u[3] = (char)(0x80 | (c & 0x3f)), n = 4;
   buf_add(b, u, n);
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_length(const unsigned char *s, size_t n) {
-  size_t len;
-  unsigned c;
-  if (s[0] < 0x80) return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
-  else return 0;
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff))) return 0;
-  return len;
 }
 
 /* At the opening quote; returns the decoded string in a buffer the caller owns. */

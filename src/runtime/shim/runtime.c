@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,7 +30,7 @@
 
 #define OCI_VERSION "1.0.2"
 
-/* ---- option parsing: "--name value", "--name=value", "-name", or a one-letter "-n value" ---- */
+/* ---- options: "--name value", "--name=value", "-name", or a one-letter "-n value" ---- */
 
 static bool option_name_is(const char *arg, const char *name, char letter, const char **rest) {
   const char *p = arg + 1;
@@ -40,33 +41,68 @@ static bool option_name_is(const char *arg, const char *name, char letter, const
   return false;
 }
 
-/* 1: matched (value set), 0: not this option, -1: matched without a value (reported). */
-static int option_value(int argc, char **argv, int *i, const char *name, char letter, const char **value) {
-  const char *rest;
-  if (!option_name_is(argv[*i], name, letter, &rest)) return 0;
-  if (*rest == '=') return *value = rest + 1, 1;
-  if (*i + 1 >= argc) {
-    runtime_error("--%s needs a value", name);
-    return -1;
-  }
-  *value = argv[++*i];
-  return 1;
-}
-
-static bool option_flag(const char *arg, const char *name, char letter) {
-  const char *rest;
-  return option_name_is(arg, name, letter, &rest) && *rest == '\0';
-}
-
 static bool is_option(const char *arg) { return arg[0] == '-' && arg[1] != '\0'; }
 
-static int unknown_option(const char *command, const char *arg) {
-  runtime_error("%s: unknown option %s", command, arg);
-  return 1;
+/* The values of an option given more than once (--env), in order. */
+struct strings {
+  const char **items;
+  size_t n;
+};
+
+struct option {
+  const char *name;
+  char letter; /* 0: none */
+  enum { OPTION_VALUE, OPTION_FLAG, OPTION_LIST } kind;
+  void *target; /* VALUE: const char **, FLAG: bool *, LIST: struct strings * */
+};
+
+/*
+ * Takes the options at the front of argv, up to the first argument that is not one or just after
+ * "--". Returns the index of the first argument left, or -1 once an unknown option or a missing
+ * value is reported.
+ */
+static int parse_options(const char *command, int argc, char **argv, const struct option *options, size_t n) {
+  int i = 0;
+  for (; i < argc && is_option(argv[i]); i++) {
+    if (!strcmp(argv[i], "--")) return i + 1;
+    const struct option *o = NULL;
+    const char *rest = NULL;
+    for (size_t k = 0; k < n && !o; k++)
+      if (option_name_is(argv[i], options[k].name, options[k].letter, &rest)) o = &options[k];
+    if (!o || (o->kind == OPTION_FLAG && *rest)) {
+      runtime_error("%s: unknown option %s", command, argv[i]);
+      return -1;
+    }
+    if (o->kind == OPTION_FLAG) {
+      *(bool *)o->target = true;
+      continue;
+    }
+    const char *value;
+    if (*rest == '=') {
+      value = rest + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      runtime_error("--%s needs a value", o->name);
+      return -1;
+    }
+    if (o->kind == OPTION_VALUE) {
+      *(const char **)o->target = value;
+    } else {
+      struct strings *list = o->target;
+      if (!list->items) list->items = xcalloc((size_t)argc, sizeof *list->items);
+      list->items[list->n++] = value;
+    }
+  }
+  return i;
 }
 
-/* The one ID argument a verb takes (plus `extra` more it reads itself). */
+#define NOPTIONS(options) (sizeof(options) / sizeof(options)[0])
+
+/* The one ID argument a verb takes (plus `extra` more it reads itself), from argv[i]; i < 0: the
+   options were bad (already reported). */
 static const char *container_id(const char *command, int argc, char **argv, int i, int extra_max) {
+  if (i < 0) return NULL;
   if (i >= argc) {
     runtime_error("%s: a container id is required", command);
     return NULL;
@@ -84,6 +120,13 @@ static const char *container_id(const char *command, int argc, char **argv, int 
 
 static char *state_dir(const struct globals *g, const char *id) { return xasprintf("%s/%s", g->root, id); }
 
+/* The reason a container without state.json has none. */
+static void report_no_state(const char *id, int error, bool force_helps) {
+  const char *hint = force_helps ? " (use --force to remove it)" : "";
+  if (error == EINPROGRESS) runtime_error("container \"%s\" is being created%s", id, hint);
+  else runtime_error("container \"%s\" was left half-created by a create that died%s", id, hint);
+}
+
 /* Reads the state of an existing container; reports why not. */
 static int load_state(const struct globals *g, const char *id, char **dir, struct state *st) {
   *dir = state_dir(g, id);
@@ -93,7 +136,7 @@ static int load_state(const struct globals *g, const char *id, char **dir, struc
     return -1;
   }
   if (state_read(*dir, st, err, sizeof err) < 0) {
-    if (errno == ENOENT) runtime_error("container \"%s\" is still being created", id);
+    if (errno == EINPROGRESS || errno == ENOENT) report_no_state(id, errno, false);
     else runtime_error("%s", err);
     return -1;
   }
@@ -115,13 +158,20 @@ static int write_pid_file(const char *path, pid_t pid) {
 
 enum start_mode { MODE_CREATE, MODE_RUN_DETACHED, MODE_RUN_FOREGROUND };
 
-static void fill_state(struct state *st, const char *id, const char *bundle, const struct spec *spec,
-                       const struct supervisor *s, const char *created) {
-  st->id = (char *)id;
-  st->bundle = (char *)bundle;
-  st->created = (char *)created;
+/* What a create knows before the container starts. */
+struct creation {
+  const char *id, *bundle, *dir;
+  const struct spec *spec;
+  char created[40]; /* RFC 3339 */
+  int lock_fd;      /* the hold on the `creating` lock (state.h), let go once state.json is there */
+};
+
+static void fill_state(struct state *st, const struct creation *c, const struct supervisor *s) {
+  st->id = (char *)c->id;
+  st->bundle = (char *)c->bundle;
+  st->created = (char *)c->created;
   st->cgroups_path = (char *)s->cgroups_path;
-  st->annotations_json = spec->annotations_json;
+  st->annotations_json = c->spec->annotations_json;
   st->pid = s->init;
   st->pid_start_time = s->init_start_time;
   st->supervisor_pid = getpid();
@@ -142,8 +192,7 @@ static void detach_stdio(void) {
  * command and whoever ran it. It reports on `report`: "R<init pid>" once the container waits for
  * start (or runs), or "E<reason>".
  */
-static int supervise_detached(struct supervisor *s, int report, const char *id, const char *bundle,
-                              const struct spec *spec, const char *dir, const char *created) {
+static int supervise_detached(struct supervisor *s, const struct creation *c, int report) {
   char err[1024];
   setsid();
   if (supervisor_start(s, err, sizeof err) < 0) {
@@ -153,16 +202,17 @@ static int supervise_detached(struct supervisor *s, int report, const char *id, 
     return 1;
   }
   struct state st;
-  fill_state(&st, id, bundle, spec, s, created);
-  if (state_write(dir, &st) < 0) {
+  fill_state(&st, c, s);
+  if (state_write(c->dir, &st) < 0) {
     char msg[600];
-    int n = snprintf(msg, sizeof msg, "E%s/state.json: %s", dir, strerror(errno));
+    int n = snprintf(msg, sizeof msg, "E%s/state.json: %s", c->dir, strerror(errno));
     kill(s->init, SIGKILL);
     waitpid(s->init, NULL, 0);
     cgroup_remove(&s->cgroup);
-    write_all(report, msg, (size_t)n);
+    write_all(report, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
     return 1;
   }
+  state_created(c->dir, c->lock_fd);
   /* Holding the caller's stdio would tie the caller to us: it would wait for EOF on its pipes. */
   detach_stdio();
   char msg[32];
@@ -173,26 +223,37 @@ static int supervise_detached(struct supervisor *s, int report, const char *id, 
   return 0;
 }
 
+/* `run` in the foreground: this process supervises, passing signals on, and deletes the container
+   once it has ended, as `runc run` does. Returns the container's exit code. */
+static int run_foreground(struct supervisor *s, const struct creation *c, const char *pid_file) {
+  char err[1024];
+  s->forward_signals = true;
+  if (supervisor_start(s, err, sizeof err) < 0) {
+    state_remove(c->dir);
+    runtime_error("container did not start: %s", err);
+    return 1;
+  }
+  struct state st;
+  fill_state(&st, c, s);
+  if (state_write(c->dir, &st) < 0) runtime_error("%s/state.json: %s", c->dir, strerror(errno));
+  state_created(c->dir, c->lock_fd);
+  write_pid_file(pid_file, s->init);
+  int code = supervisor_run(s);
+  cgroup_remove(&s->cgroup);
+  state_remove(c->dir);
+  return code;
+}
+
 static int start_container(const struct globals *g, const char *command, enum start_mode mode, int argc,
                            char **argv) {
   const char *bundle_arg = ".", *pid_file = NULL;
   bool detach = false;
-  int i = 0;
-  for (; i < argc && is_option(argv[i]); i++) {
-    if (!strcmp(argv[i], "--")) {
-      i++;
-      break;
-    }
-    int r;
-    if ((r = option_value(argc, argv, &i, "bundle", 'b', &bundle_arg)) != 0 ||
-        (r = option_value(argc, argv, &i, "pid-file", 0, &pid_file)) != 0) {
-      if (r < 0) return 1;
-    } else if (mode != MODE_CREATE && option_flag(argv[i], "detach", 'd')) {
-      detach = true;
-    } else {
-      return unknown_option(command, argv[i]);
-    }
-  }
+  const struct option options[] = {
+      {"bundle", 'b', OPTION_VALUE, &bundle_arg},
+      {"pid-file", 0, OPTION_VALUE, &pid_file},
+      {"detach", 'd', OPTION_FLAG, &detach}, /* last: `create` takes all but this one */
+  };
+  int i = parse_options(command, argc, argv, options, NOPTIONS(options) - (mode == MODE_CREATE));
   const char *id = container_id(command, argc, argv, i, 0);
   if (!id) return 1;
   if (mode == MODE_RUN_FOREGROUND && detach) mode = MODE_RUN_DETACHED;
@@ -209,65 +270,49 @@ static int start_container(const struct globals *g, const char *command, enum st
     return 1;
   }
 
+  static struct supervisor s;
+  s.spec = &spec;
+  s.cgroups_path = spec.cgroups_path ? spec.cgroups_path : xasprintf("/shoal/%s", id);
   if (mkdir(g->root, 0711) < 0 && errno != EEXIST) {
     runtime_error("state root %s: %s", g->root, strerror(errno));
     return 1;
   }
-  char *dir = state_dir(g, id);
-  if (mkdir(dir, 0700) < 0) {
+  struct creation c = {.id = id, .bundle = bundle, .dir = state_dir(g, id), .spec = &spec};
+  c.lock_fd = state_create(g->root, id, bundle, s.cgroups_path);
+  if (c.lock_fd < 0) {
     if (errno == EEXIST) runtime_error("container \"%s\" already exists", id);
-    else runtime_error("%s: %s", dir, strerror(errno));
+    else runtime_error("%s: %s", c.dir, strerror(errno));
     return 1;
   }
-  static struct supervisor s;
-  s.spec = &spec;
-  s.cgroups_path = spec.cgroups_path ? spec.cgroups_path : xasprintf("/shoal/%s", id);
   if (mode == MODE_CREATE) {
-    s.fifo_path = xasprintf("%s/exec.fifo", dir);
+    s.fifo_path = xasprintf("%s/exec.fifo", c.dir);
     if (mkfifo(s.fifo_path, 0600) < 0) {
       runtime_error("%s: %s", s.fifo_path, strerror(errno));
-      state_remove(dir);
+      state_remove(c.dir);
       return 1;
     }
   }
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  char created[40];
-  format_time(created, sizeof created, &now);
+  format_time(c.created, sizeof c.created, &now);
+  if (mode == MODE_RUN_FOREGROUND) return run_foreground(&s, &c, pid_file);
 
-  if (mode == MODE_RUN_FOREGROUND) {
-    if (supervisor_start(&s, err, sizeof err) < 0) {
-      state_remove(dir);
-      runtime_error("container did not start: %s", err);
-      return 1;
-    }
-    struct state st;
-    fill_state(&st, id, bundle, &spec, &s, created);
-    if (state_write(dir, &st) < 0) runtime_error("%s/state.json: %s", dir, strerror(errno));
-    write_pid_file(pid_file, s.init);
-    int code = supervisor_run(&s);
-    /* As `runc run`: a container run in the foreground is deleted when it ends. */
-    cgroup_remove(&s.cgroup);
-    state_remove(dir);
-    return code;
-  }
-
-  s.exit_path = xasprintf("%s/exit", dir);
+  s.exit_path = xasprintf("%s/exit", c.dir);
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) {
     runtime_error("pipe: %s", strerror(errno));
-    state_remove(dir);
+    state_remove(c.dir);
     return 1;
   }
   pid_t supervisor = fork();
   if (supervisor < 0) {
     runtime_error("fork: %s", strerror(errno));
-    state_remove(dir);
+    state_remove(c.dir);
     return 1;
   }
   if (supervisor == 0) {
     close(report[0]);
-    _exit(supervise_detached(&s, report[1], id, bundle, &spec, dir, created));
+    _exit(supervise_detached(&s, &c, report[1]));
   }
   close(report[1]);
   char msg[1200];
@@ -279,7 +324,7 @@ static int start_container(const struct globals *g, const char *command, enum st
   if (len > 1 && msg[0] == 'R') return write_pid_file(pid_file, (pid_t)atoi(msg + 1)) < 0 ? 1 : 0;
   /* A failed supervisor exits straight away; a working one is left running, unreaped by us. */
   waitpid(supervisor, NULL, 0);
-  state_remove(dir);
+  state_remove(c.dir);
   runtime_error("container did not start: %s", len > 1 ? msg + 1 : "the supervisor exited without a reason");
   return 1;
 }
@@ -295,8 +340,7 @@ int cmd_run(const struct globals *g, int argc, char **argv) {
 /* ---- start, state, kill, delete ---- */
 
 int cmd_start(const struct globals *g, int argc, char **argv) {
-  if (argc > 0 && is_option(argv[0])) return unknown_option("start", argv[0]);
-  const char *id = container_id("start", argc, argv, 0, 0);
+  const char *id = container_id("start", argc, argv, parse_options("start", argc, argv, NULL, 0), 0);
   char *dir;
   struct state st;
   if (!id || load_state(g, id, &dir, &st) < 0) return 1;
@@ -323,13 +367,31 @@ int cmd_start(const struct globals *g, int argc, char **argv) {
 }
 
 int cmd_state(const struct globals *g, int argc, char **argv) {
-  if (argc > 0 && is_option(argv[0])) return unknown_option("state", argv[0]);
-  const char *id = container_id("state", argc, argv, 0, 0);
-  char *dir;
+  const char *id = container_id("state", argc, argv, parse_options("state", argc, argv, NULL, 0), 0);
+  if (!id) return 1;
+  char *dir = state_dir(g, id);
   struct state st;
-  if (!id || load_state(g, id, &dir, &st) < 0) return 1;
-  enum status status = state_status(dir, &st);
+  char err[512];
+  if (access(dir, F_OK) < 0) {
+    runtime_error("container \"%s\" does not exist", id);
+    return 1;
+  }
   struct buf b = {0};
+  if (state_read(dir, &st, err, sizeof err) < 0) {
+    if (errno != EINPROGRESS) {
+      if (errno == ENOENT) report_no_state(id, errno, false);
+      else runtime_error("%s", err);
+      return 1;
+    }
+    /* All there is to say before state.json: who it is and where its bundle is. */
+    buf_printf(&b, "{\"ociVersion\":\"%s\",\"id\":", OCI_VERSION);
+    buf_json_string(&b, id, strlen(id));
+    buf_puts(&b, ",\"status\":\"creating\",\"pid\":0,\"bundle\":");
+    buf_json_string(&b, st.bundle ? st.bundle : "", st.bundle ? strlen(st.bundle) : 0);
+    buf_puts(&b, "}\n");
+    return write_all(1, b.data, b.len) < 0;
+  }
+  enum status status = state_status(dir, &st);
   buf_printf(&b, "{\"ociVersion\":\"%s\",\"id\":", OCI_VERSION);
   buf_json_string(&b, st.id, strlen(st.id));
   buf_printf(&b, ",\"status\":\"%s\",\"pid\":%d,\"bundle\":", status_name(status),
@@ -345,13 +407,11 @@ int cmd_state(const struct globals *g, int argc, char **argv) {
   if (status == STATUS_STOPPED && exit_record_read(exit_path, &code, &oom) == 0)
     buf_printf(&b, ",\"exitCode\":%d,\"oomKilled\":%s", code, oom ? "true" : "false");
   buf_puts(&b, "}\n");
-  if (write_all(1, b.data, b.len) < 0) return 1;
-  return 0;
+  return write_all(1, b.data, b.len) < 0;
 }
 
 int cmd_kill(const struct globals *g, int argc, char **argv) {
-  if (argc > 0 && is_option(argv[0]) && strcmp(argv[0], "--")) return unknown_option("kill", argv[0]);
-  int i = argc > 0 && !strcmp(argv[0], "--") ? 1 : 0;
+  int i = parse_options("kill", argc, argv, NULL, 0);
   const char *id = container_id("kill", argc, argv, i, 1);
   char *dir;
   struct state st;
@@ -383,13 +443,20 @@ static void wait_supervisor(const struct state *st) {
   if (state_process_alive(st->supervisor_pid, st->supervisor_start_time)) kill(st->supervisor_pid, SIGKILL);
 }
 
+/* Removes the container's cgroup, if it has one yet, killing what is in it. */
+static int remove_cgroup(const char *cgroups_path) {
+  struct cgroup cg;
+  char err[512];
+  if (!cgroups_path || cgroup_open(cgroups_path, &cg, err, sizeof err) < 0) return 0;
+  if (cgroup_remove(&cg) == 0) return 0;
+  runtime_error("remove cgroup %s: %s", cgroups_path, strerror(errno));
+  return -1;
+}
+
 int cmd_delete(const struct globals *g, int argc, char **argv) {
   bool force = false;
-  int i = 0;
-  for (; i < argc && is_option(argv[i]); i++) {
-    if (option_flag(argv[i], "force", 'f')) force = true;
-    else return unknown_option("delete", argv[i]);
-  }
+  const struct option options[] = {{"force", 'f', OPTION_FLAG, &force}};
+  int i = parse_options("delete", argc, argv, options, NOPTIONS(options));
   const char *id = container_id("delete", argc, argv, i, 0);
   if (!id) return 1;
   char *dir = state_dir(g, id);
@@ -401,28 +468,26 @@ int cmd_delete(const struct globals *g, int argc, char **argv) {
   struct state st;
   char err[512];
   if (state_read(dir, &st, err, sizeof err) < 0) {
-    /* A create that died half-way leaves a directory without state.json: only --force clears it. */
+    if (errno != EINPROGRESS && errno != ENOENT) {
+      runtime_error("%s", err);
+      return 1;
+    }
     if (!force) {
-      runtime_error("%s", errno == ENOENT ? "container is still being created (use --force to remove it)" : err);
+      report_no_state(id, errno, true);
       return 1;
     }
-    if (state_remove(dir) < 0) {
-      runtime_error("remove %s: %s", dir, strerror(errno));
+    /* Without state.json there is no process to name, but the cgroup `creating` names holds
+       them all: removing it kills an init stuck in its setup, so its create fails, not hangs. */
+    if (remove_cgroup(st.cgroups_path) < 0) return 1;
+  } else {
+    enum status status = state_status(dir, &st);
+    if (status == STATUS_RUNNING && !force) {
+      runtime_error("cannot delete a running container (stop it first, or use --force)");
       return 1;
     }
-    return 0;
-  }
-  enum status status = state_status(dir, &st);
-  if (status == STATUS_RUNNING && !force) {
-    runtime_error("cannot delete a running container (stop it first, or use --force)");
-    return 1;
-  }
-  if (status != STATUS_STOPPED) kill(st.pid, SIGKILL);
-  wait_supervisor(&st);
-  struct cgroup cg;
-  if (cgroup_open(st.cgroups_path, &cg, err, sizeof err) == 0 && cgroup_remove(&cg) < 0) {
-    runtime_error("remove cgroup %s: %s", st.cgroups_path, strerror(errno));
-    return 1;
+    if (status != STATUS_STOPPED) kill(st.pid, SIGKILL);
+    wait_supervisor(&st);
+    if (remove_cgroup(st.cgroups_path) < 0) return 1;
   }
   if (state_remove(dir) < 0) {
     runtime_error("remove %s: %s", dir, strerror(errno));
@@ -434,15 +499,15 @@ int cmd_delete(const struct globals *g, int argc, char **argv) {
 /* ---- exec ---- */
 
 /* env with each --env KEY=value replacing its key or added at the end. */
-static char **merge_env(char **env, size_t nenv, char **extra, size_t nextra) {
-  char **out = xcalloc(nenv + nextra + 1, sizeof *out);
+static char **merge_env(char **env, size_t nenv, const struct strings *extra) {
+  char **out = xcalloc(nenv + extra->n + 1, sizeof *out);
   size_t n = 0;
   for (size_t i = 0; i < nenv; i++) out[n++] = env[i];
-  for (size_t k = 0; k < nextra; k++) {
-    size_t keylen = strcspn(extra[k], "=");
+  for (size_t k = 0; k < extra->n; k++) {
+    size_t keylen = strcspn(extra->items[k], "=");
     size_t j = 0;
-    while (j < n && !(strncmp(out[j], extra[k], keylen) == 0 && out[j][keylen] == '=')) j++;
-    out[j] = extra[k];
+    while (j < n && !(strncmp(out[j], extra->items[k], keylen) == 0 && out[j][keylen] == '=')) j++;
+    out[j] = (char *)extra->items[k];
     if (j == n) n++;
   }
   return out;
@@ -463,34 +528,57 @@ static int parse_user(const char *text, uid_t *uid, gid_t *gid) {
   return 0;
 }
 
-int cmd_exec(const struct globals *g, int argc, char **argv) {
-  const char *cwd = NULL, *user = NULL, *value;
-  char **extra_env = xcalloc((size_t)argc + 1, sizeof *extra_env);
-  size_t nextra = 0;
-  bool detach = false;
-  int i = 0;
-  for (; i < argc && is_option(argv[i]); i++) {
-    if (!strcmp(argv[i], "--")) {
-      i++;
-      break;
+/*
+ * Blocks the signals `exec` passes on (and SIGCHLD) and returns a signalfd for them, so that none
+ * sent while the process starts is lost; -1 once reported.
+ */
+static int forwarding_signalfd(void) {
+  sigset_t mask;
+  forwarded_signals(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int fd = signalfd(-1, &mask, SFD_CLOEXEC);
+  if (fd < 0) runtime_error("signalfd: %s", strerror(errno));
+  return fd;
+}
+
+/* Waits for the exec'd command, passing on what comes through the signalfd; returns its exit code. */
+static int wait_forwarding(pid_t pid, int signal_fd) {
+  for (;;) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(signal_fd, &si, sizeof si);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof si) {
+      runtime_error("signalfd: %s", n < 0 ? strerror(errno) : "short read");
+      return 1;
     }
-    int r;
-    if ((r = option_value(argc, argv, &i, "cwd", 0, &cwd)) != 0 ||
-        (r = option_value(argc, argv, &i, "user", 'u', &user)) != 0) {
-      if (r < 0) return 1;
-    } else if ((r = option_value(argc, argv, &i, "env", 'e', &value)) != 0) {
-      if (r < 0) return 1;
-      if (!strchr(value, '=') || value[0] == '=') {
-        runtime_error("exec: --env wants KEY=value, not \"%s\"", value);
-        return 1;
-      }
-      extra_env[nextra++] = (char *)value;
-    } else if (option_flag(argv[i], "detach", 'd')) {
-      detach = true;
-    } else {
-      return unknown_option("exec", argv[i]);
+    if (si.ssi_signo != SIGCHLD) {
+      kill(pid, (int)si.ssi_signo);
+      continue;
     }
+    /* A SIGCHLD may be the go-between's that exec_start has reaped; only the command's ends this. */
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) return exit_code(status);
   }
+}
+
+int cmd_exec(const struct globals *g, int argc, char **argv) {
+  const char *cwd = NULL, *user = NULL;
+  struct strings extra_env = {0};
+  bool detach = false;
+  const struct option options[] = {
+      {"cwd", 0, OPTION_VALUE, &cwd},
+      {"user", 'u', OPTION_VALUE, &user},
+      {"env", 'e', OPTION_LIST, &extra_env},
+      {"detach", 'd', OPTION_FLAG, &detach},
+  };
+  int i = parse_options("exec", argc, argv, options, NOPTIONS(options));
+  if (i < 0) return 1;
+  for (size_t k = 0; k < extra_env.n; k++)
+    if (!strchr(extra_env.items[k], '=') || extra_env.items[k][0] == '=') {
+      runtime_error("exec: --env wants KEY=value, not \"%s\"", extra_env.items[k]);
+      return 1;
+    }
   if (i + 1 >= argc) {
     runtime_error("exec: a container id and a command are required");
     return 1;
@@ -521,7 +609,7 @@ int cmd_exec(const struct globals *g, int argc, char **argv) {
   struct exec_request req = {
       .init_pid = st.pid,
       .args = argv + i + 1,
-      .env = merge_env(spec.env, spec.nenv, extra_env, nextra),
+      .env = merge_env(spec.env, spec.nenv, &extra_env),
       .cwd = cwd ? cwd : spec.cwd,
       .uid = spec.uid,
       .gid = spec.gid,
@@ -530,6 +618,10 @@ int cmd_exec(const struct globals *g, int argc, char **argv) {
       .caps = spec.has_caps ? &spec.caps : NULL,
       .no_new_privileges = spec.no_new_privileges,
       .seccomp = spec.has_seccomp ? &spec.seccomp_filter : NULL,
+      .rlimits = spec.rlimits,
+      .nrlimits = spec.nrlimits,
+      .has_oom_score_adj = spec.has_oom_score_adj,
+      .oom_score_adj = spec.oom_score_adj,
   };
   if (user) {
     /* Another user than the container's: group 0 unless given (as Docker without a passwd entry),
@@ -548,20 +640,15 @@ int cmd_exec(const struct globals *g, int argc, char **argv) {
     return 1;
   }
   req.cgroup = &cg;
+  /* In the foreground, signals to this command are the exec'd process's, as under runc. */
+  int signal_fd = detach ? -1 : forwarding_signalfd();
+  if (!detach && signal_fd < 0) return 1;
   pid_t pid = exec_start(&req, err, sizeof err);
   if (pid < 0) {
     runtime_error("exec in \"%s\": %s", id, err);
     return 1;
   }
-  if (detach) return 0;
-  int status_code;
-  while (waitpid(pid, &status_code, 0) < 0)
-    if (errno != EINTR) {
-      runtime_error("wait: %s", strerror(errno));
-      return 1;
-    }
-  if (WIFEXITED(status_code)) return WEXITSTATUS(status_code);
-  return 128 + WTERMSIG(status_code);
+  return detach ? 0 : wait_forwarding(pid, signal_fd);
 }
 
 /* ---- spec ---- */
@@ -607,10 +694,12 @@ static const char template_config[] =
 int cmd_spec(const struct globals *g, int argc, char **argv) {
   (void)g;
   const char *bundle = ".";
-  for (int i = 0; i < argc; i++) {
-    int r = is_option(argv[i]) ? option_value(argc, argv, &i, "bundle", 'b', &bundle) : 0;
-    if (r < 0) return 1;
-    if (r == 0) return is_option(argv[i]) ? unknown_option("spec", argv[i]) : (runtime_error("spec: unexpected argument %s", argv[i]), 1);
+  const struct option options[] = {{"bundle", 'b', OPTION_VALUE, &bundle}};
+  int i = parse_options("spec", argc, argv, options, NOPTIONS(options));
+  if (i < 0) return 1;
+  if (i < argc) {
+    runtime_error("spec: unexpected argument %s", argv[i]);
+    return 1;
   }
   char *path = xasprintf("%s/config.json", bundle);
   /* Never over a config someone wrote. */

@@ -3,20 +3,24 @@
  * directory, a busybox rootfs, and each container an OCI bundle driven through the command line
  * (create, start, run, state, kill, delete, exec) and checked through its log, state and exit files.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readCgroupLayout } from '../cgroups/mountinfo.js';
+import { removeTestCgroups, testCgroupName } from '../cgroups/testing/test-cgroups.js';
 import { readLogEntries, streamText } from '../container/logs.js';
 import { makeBusyboxRootfs } from '../container/testing/rootfs.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-/** Container ids are also cgroup names (/shoal/<id>): unique, so parallel test files never meet. */
+/** Container ids: unique, so parallel test files never meet. */
 const prefix = `rt-${randomBytes(3).toString('hex')}`;
+/** This file's parent cgroup: each bundle's cgroup is /<it>/<bundle>, and all of it goes in afterAll. */
+const cgroupParent = testCgroupName();
 
 let work: string;
 let runtime: string;
@@ -40,6 +44,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
+  await removeTestCgroups(cgroupParent);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -75,6 +80,8 @@ function nextId(): string {
 interface Bundle {
   dir: string;
   log: string;
+  /** linux.cgroupsPath: /<cgroupParent>/<bundle directory's name> */
+  cgroupsPath: string;
 }
 
 /** A bundle from `shoal-runtime spec`, on the shared busybox rootfs, logging to dir/log.json. */
@@ -88,9 +95,11 @@ function makeBundle(change: (c: Config) => void = () => {}, opts: { log?: boolea
   config.process.env = ['PATH=/bin'];
   const log = join(dir, 'log.json');
   if (opts.log !== false) config.annotations = { 'org.shoal.log.path': log };
+  const cgroupsPath = `/${cgroupParent}/${basename(dir)}`;
+  config.linux.cgroupsPath = cgroupsPath;
   change(config);
   writeFileSync(path, JSON.stringify(config));
-  return { dir, log };
+  return { dir, log, cgroupsPath };
 }
 
 function shell(script: string, change: (c: Config) => void = () => {}): (c: Config) => void {
@@ -160,6 +169,50 @@ function cgroupDir(pid: number, controller: string): string {
     .find((l) => l.split(':')[1]?.split(',').includes(controller));
   if (!line) throw new Error(`no ${controller} cgroup for ${pid}`);
   return join('/sys/fs/cgroup', controller, line.split(':')[2]);
+}
+
+/** The runtime as a child process of its own, to signal it or observe it while it runs. */
+function rtChild(args: string[]): { child: ChildProcess; exited: Promise<number | null>; out: () => string } {
+  const child = spawn(runtime, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => out };
+}
+
+/** Polls until `ready()` holds, failing if `child` has exited first. */
+async function until(ready: () => boolean, child: ChildProcess): Promise<void> {
+  while (!ready()) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the runtime exited (${child.exitCode ?? child.signalCode})`);
+    await sleep(20);
+  }
+}
+
+/** The pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const parentOf = (p: string): number => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return 0; // gone
+    }
+  };
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && parentOf(p) === pid).map(Number);
+}
+
+/**
+ * A `create` held half-way: the supervisor opens the log first, and a FIFO with no reader there
+ * keeps it waiting in open(2), after the state directory is made and before anything else.
+ */
+async function heldCreate(): Promise<{ b: Bundle; id: string; create: ReturnType<typeof rtChild> }> {
+  const b = makeBundle(shell('sleep 30'));
+  spawnOk('mkfifo', [b.log]);
+  const id = nextId();
+  const create = rtChild(['create', '--bundle', b.dir, id]);
+  await until(() => existsSync(join(root, id)), create.child);
+  return { b, id, create };
 }
 
 // ---- the tests ----
@@ -273,7 +326,7 @@ describe('shoal-runtime: lifecycle', () => {
     const b = makeBundle(shell('sleep 30'));
     const id = runDetached(b);
     const st = stateFile(id);
-    expect(st).toMatchObject({ id, bundle: b.dir, cgroupsPath: `/shoal/${id}` });
+    expect(st).toMatchObject({ id, bundle: b.dir, cgroupsPath: b.cgroupsPath });
     const startTime = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
     expect(st.pidStartTime).toBe(startTime(st.pid));
     expect(st.supervisorStartTime).toBe(startTime(st.supervisorPid));
@@ -341,7 +394,7 @@ describe('shoal-runtime: lifecycle', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('shoal-runtime: container did not start: exec /no/such/program: No such file or directory\n');
     expect(existsSync(join(root, id))).toBe(false);
-    expect(existsSync(`/sys/fs/cgroup/pids/shoal/${id}`)).toBe(false);
+    expect(existsSync(`/sys/fs/cgroup/pids${b.cgroupsPath}`)).toBe(false);
   });
 
   it('spec writes a template and will not overwrite a config', () => {
@@ -352,6 +405,61 @@ describe('shoal-runtime: lifecycle', () => {
     expect(config.process.args).toEqual(['sh']);
     expect(config.linux.namespaces.map((n) => n.type).sort()).toEqual(['ipc', 'mount', 'network', 'pid', 'uts']);
     expect(rt(['spec', '--bundle', dir]).stderr).toBe(`shoal-runtime: ${dir}/config.json: already exists\n`);
+  });
+});
+
+describe('shoal-runtime: creating, and the default cgroup', () => {
+  it('state reports a container whose create is under way as creating; other verbs wait for it', async () => {
+    const { b, id, create } = await heldCreate();
+    expect(state(id)).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid: 0, bundle: b.dir });
+    expect(rt(['start', id]).stderr).toBe(`shoal-runtime: container "${id}" is being created\n`);
+    expect(rt(['delete', id]).stderr).toBe(`shoal-runtime: container "${id}" is being created (use --force to remove it)\n`);
+    const reader = openSync(b.log, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      expect(await create.exited).toBe(0);
+      expect(state(id)).toMatchObject({ status: 'created' });
+      expect(readdirSync(join(root, id)).sort()).toEqual(['exec.fifo', 'state.json']);
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('tells a create that died half-way from one under way, and delete --force clears it', async () => {
+    const { id, create } = await heldCreate();
+    await until(() => childrenOf(create.child.pid!).length > 0, create.child);
+    const supervisors = childrenOf(create.child.pid!);
+    for (const pid of [create.child.pid!, ...supervisors]) process.kill(pid, 'SIGKILL');
+    await create.exited;
+    for (const pid of supervisors) while (alive(pid)) await sleep(20);
+    const died = `shoal-runtime: container "${id}" was left half-created by a create that died`;
+    expect(rt(['state', id]).stderr).toBe(`${died}\n`);
+    expect(rt(['delete', id]).stderr).toBe(`${died} (use --force to remove it)\n`);
+    expect(rt(['delete', '--force', id]).status).toBe(0);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  it('puts a container without linux.cgroupsPath in /shoal/<id>', async () => {
+    const parents = (await readCgroupLayout()).hierarchies.map((h) => join(h.mountPoint, 'shoal'));
+    const made = parents.filter((d) => !existsSync(d));
+    try {
+      const id = runDetached(makeBundle(shell('sleep 30', (c) => delete c.linux.cgroupsPath)));
+      const { pid, cgroupsPath } = stateFile(id);
+      expect(cgroupsPath).toBe(`/shoal/${id}`);
+      expect(cgroupDir(pid, 'pids')).toBe(`/sys/fs/cgroup/pids/shoal/${id}`);
+      expect(rt(['delete', id]).stderr).toMatch(/cannot delete a running container/);
+      expect(rt(['delete', '--force', id]).status).toBe(0);
+      // As runc, delete leaves the parent it made: /shoal is shared by every container.
+      expect(existsSync(`/sys/fs/cgroup/pids/shoal/${id}`)).toBe(false);
+    } finally {
+      // The /shoal this test made, if no one else has put anything in it since (rmdir refuses then).
+      for (const dir of made) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // In use: someone else's now.
+        }
+      }
+    }
   });
 });
 
@@ -380,7 +488,7 @@ describe('shoal-runtime: bad configs', () => {
       expect(r.stderr).toMatch(/^shoal-runtime: [^\n]*\n$/);
       expect(r.stderr).toMatch(message);
       expect(existsSync(join(root, id))).toBe(false);
-      expect(existsSync(`/sys/fs/cgroup/pids/shoal/${id}`)).toBe(false);
+      expect(existsSync(`/sys/fs/cgroup/pids${b.cgroupsPath}`)).toBe(false);
     });
   }
 
@@ -603,6 +711,21 @@ describe('shoal-runtime: supervision', () => {
     expect(streamText(await readLogEntries(b.log), 'stdout')).toBe('ready\ngot USR1\n');
   });
 
+  it('run in the foreground passes the signals it gets on to the container', async () => {
+    const script = 'trap "echo got USR1" USR1; trap "echo got HUP" HUP; trap "echo got QUIT; exit 7" QUIT; echo ready; while :; do sleep 0.05; done';
+    const b = makeBundle(shell(script));
+    const id = nextId();
+    const { child, exited } = rtChild(['run', '--bundle', b.dir, id]);
+    await waitForLog(b, 'ready\n', id);
+    child.kill('SIGUSR1');
+    await waitForLog(b, 'got USR1\n', id);
+    child.kill('SIGHUP');
+    await waitForLog(b, 'got HUP\n', id);
+    child.kill('SIGQUIT');
+    expect(await exited).toBe(7);
+    expect(streamText(await readLogEntries(b.log), 'stdout')).toBe('ready\ngot USR1\ngot HUP\ngot QUIT\n');
+  });
+
   it('kills a container that ignores the stop signal after the grace period: sleep records 137', async () => {
     const b = makeBundle((c) => {
       c.process.args = ['sleep', '30'];
@@ -703,6 +826,32 @@ describe('shoal-runtime: exec', () => {
     const file = join(rootfs, 'tmp', 'exec-late');
     while (!existsSync(file)) await sleep(20);
     expect(readFileSync(file, 'utf8')).toBe('late\n');
+  });
+
+  it('applies the process rlimits and oom_score_adj to the exec’d process', () => {
+    const id = runDetached(
+      makeBundle(
+        shell('sleep 30', (c) => {
+          c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 200, hard: 300 }];
+          c.process.oomScoreAdj = 123;
+        }),
+      ),
+    );
+    const r = rt(['exec', id, 'sh', '-c', 'ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('200\n300\n123\n');
+  });
+
+  it('passes the signals it gets on to the exec’d process', async () => {
+    const id = runDetached(makeBundle(shell('sleep 30')));
+    const script = 'trap "echo got USR1" USR1; trap "echo got TERM; exit 6" TERM; echo ready; while :; do sleep 0.05; done';
+    const { child, exited, out } = rtChild(['exec', id, 'sh', '-c', script]);
+    await until(() => out().includes('ready\n'), child);
+    child.kill('SIGUSR1');
+    await until(() => out().includes('got USR1\n'), child);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(6);
+    expect(out()).toBe('ready\ngot USR1\ngot TERM\n');
   });
 
   it('refuses a container that is not running, and a command that is not there', () => {

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -25,6 +27,43 @@ bool state_valid_id(const char *id) {
           *p == '-' || *p == '.'))
       return false;
   return true;
+}
+
+int state_create(const char *root, const char *id, const char *bundle, const char *cgroups_path) {
+  char *dir = xasprintf("%s/%s", root, id), *temp = xasprintf("%s/.%s.%d", root, id, (int)getpid());
+  char *path = xasprintf("%s/creating", temp);
+  struct buf b = {0};
+  buf_puts(&b, "{\"bundle\":");
+  buf_json_string(&b, bundle, strlen(bundle));
+  buf_puts(&b, ",\"cgroupsPath\":");
+  buf_json_string(&b, cgroups_path, strlen(cgroups_path));
+  buf_puts(&b, "}\n");
+  int fd = -1, saved = 0;
+  /* One left by a create that died with this pid is nobody's now. */
+  state_remove(temp);
+  if (mkdir(temp, 0700) < 0) {
+    saved = errno;
+  } else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 || write_all(fd, b.data, b.len) < 0 ||
+             flock(fd, LOCK_EX) < 0 || renameat2(AT_FDCWD, temp, AT_FDCWD, dir, RENAME_NOREPLACE) < 0) {
+    /* EEXIST from the rename: another container has the id (RENAME_NOREPLACE never replaces,
+       not even an empty directory as a plain rename would). */
+    saved = errno;
+    if (fd >= 0) close(fd);
+    fd = -1;
+    state_remove(temp);
+  }
+  free(dir);
+  free(temp);
+  free(path);
+  free(b.data);
+  return fd < 0 ? (errno = saved, -1) : fd;
+}
+
+void state_created(const char *dir, int lock_fd) {
+  char *path = xasprintf("%s/creating", dir);
+  unlink(path);
+  free(path);
+  close(lock_fd);
 }
 
 int state_write(const char *dir, const struct state *st) {
@@ -60,11 +99,45 @@ static int field_number(const struct json *j, const char *key, uint64_t *out) {
   return json_uint64(json_get(j, key), out);
 }
 
+/*
+ * Whether a create holds dir (its `creating` file locked), filling st->bundle and st->cgroups_path
+ * from the file when it is there. The creating processes hold an exclusive lock; a shared one is
+ * to be had only once they are all gone.
+ */
+static bool create_in_progress(const char *dir, struct state *st) {
+  char *path = xasprintf("%s/creating", dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return false;
+  bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+  char text[8192];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  char why[128];
+  struct json *j = n > 0 ? json_parse(text, (size_t)n, why, sizeof why) : NULL;
+  if (j) {
+    field_string(j, "bundle", &st->bundle);
+    field_string(j, "cgroupsPath", &st->cgroups_path);
+  }
+  return held;
+}
+
 int state_read(const char *dir, struct state *st, char *err, size_t errlen) {
+  memset(st, 0, sizeof *st);
   char *path = xasprintf("%s/state.json", dir);
   char *text;
   size_t len;
-  if (read_file(path, &text, &len) < 0) {
+  int r = read_file(path, &text, &len);
+  if (r < 0 && errno == ENOENT) {
+    if (create_in_progress(dir, st)) {
+      snprintf(err, errlen, "%s: the container is being created", dir);
+      free(path);
+      return errno = EINPROGRESS, -1;
+    }
+    /* No create running: it died half-way, or it has finished since state.json was looked for. */
+    r = read_file(path, &text, &len);
+  }
+  if (r < 0) {
     int e = errno;
     snprintf(err, errlen, "%s: %s", path, strerror(e));
     free(path);

@@ -80,7 +80,8 @@ int supervisor_start(struct supervisor *s, char *err, size_t errlen) {
 
   /* Blocked before clone so no signal is lost; signalfd delivers them into the poll loop. */
   sigset_t mask;
-  sigemptyset(&mask);
+  if (s->forward_signals) forwarded_signals(&mask);
+  else sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
@@ -150,25 +151,6 @@ struct stream {
   char buf[MAX_LINE];
   size_t len;
 };
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not valid. */
-static size_t utf8_length(const unsigned char *s, size_t n) {
-  size_t len;
-  uint32_t c;
-  if (s[0] < 0x80) return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
-  else return 0;
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-    return 0;
-  return len;
-}
 
 /*
  * path -> path.1 -> path.2 ..., keeping max_files files in all; with one file it starts anew, as
@@ -261,12 +243,6 @@ static int pump(struct supervisor *s, struct stream *st) {
 
 /* ---- supervising ---- */
 
-static int exit_code_of(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
-}
-
 int supervisor_run(struct supervisor *s) {
   static struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
   out.fd = s->out_fd;
@@ -304,9 +280,13 @@ int supervisor_run(struct supervisor *s) {
         kill_at.tv_sec += s->spec->stop_timeout;
         stopping = 1;
       }
+    } else if (s->forward_signals && !exited && si.ssi_pid != (uint32_t)getpid()) {
+      /* Passed on as runc does; not one this process raised on itself (SIGPIPE from a write to a
+         log that is a closed pipe, say), which is nobody's message to the container. */
+      kill(s->init, (int)si.ssi_signo);
     }
   }
-  int code = exit_code_of(status);
+  int code = exit_code(status);
   if (s->exit_path) {
     bool oom = s->has_cgroup && cgroup_oom_kills(&s->cgroup) > 0;
     char record[64];

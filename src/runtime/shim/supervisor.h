@@ -2,7 +2,7 @@
  * The container's supervisor (supervisor.c): creates the cgroup, clones the init into the new
  * namespaces, puts it in the cgroup, then stays with it: copies its output into the JSON-lines
  * log (rotated by size), turns SIGTERM/SIGINT into the stop signal and SIGKILL after the grace
- * period, and records how it ended (exit code, OOM kill) in the state directory's `exit` file.
+ * period (in the foreground passing other signals on as they come), and records how it ended (exit code, OOM kill) in the state directory's `exit` file.
  */
 #ifndef SHOAL_SUPERVISOR_H
 #define SHOAL_SUPERVISOR_H
@@ -19,6 +19,7 @@ struct supervisor {
   const char *cgroups_path;
   const char *fifo_path; /* the exec fifo the init waits on; NULL: it execs at once */
   const char *exit_path; /* where the exit record goes; NULL: not written (`run` in the foreground) */
+  bool forward_signals;  /* `run` in the foreground: pass on to the init what forwarded_signals names */
 
   /* Set by supervisor_start. */
   struct cgroup cgroup;
@@ -33,8 +34,9 @@ struct supervisor {
 
 /*
  * Starts the container up to the point where it waits for `start` (or, without a fifo, execs).
- * Blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP for the signal loop. Returns 0, or -1 with the
- * reason in err and nothing left behind (no process, no cgroup).
+ * Blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP for the signal loop, and with forward_signals every
+ * signal to be passed on. Returns 0, or -1 with the reason in err and nothing left behind (no
+ * process, no cgroup).
  */
 int supervisor_start(struct supervisor *s, char *err, size_t errlen);
 

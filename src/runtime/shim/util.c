@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void out_of_memory(void) {
@@ -110,6 +113,25 @@ int read_file(const char *path, char **data, size_t *len) {
   return 0;
 }
 
+size_t utf8_length(const unsigned char *s, size_t n) {
+  size_t len;
+  uint32_t c;
+  if (s[0] < 0x80) return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, c = s[0] & 0x07;
+  else return 0;
+  if (len > n) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (s[i] & 0x3f);
+  }
+  /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+  if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+    return 0;
+  return len;
+}
+
 static const struct {
   const char *name;
   int number;
@@ -146,6 +168,60 @@ int signal_from_name(const char *name) {
   } else if (!strcasecmp(bare, "RTMIN")) return 34;
   else if (!strcasecmp(bare, "RTMAX")) return 64;
   return -1;
+}
+
+/* Through the raw system call: glibc's sigaction() refuses the two real-time signals it reserves. */
+int signals_reset(void) {
+  struct {
+    void *handler; /* NULL: SIG_DFL */
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } default_action = {0};
+  for (int sig = 1; sig < _NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP &&
+        syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof default_action.mask) < 0)
+      return -1;
+  sigset_t none;
+  sigemptyset(&none);
+  return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * runc in the foreground passes on everything it can catch but SIGCHLD (it reaps its own children),
+ * SIGWINCH (it resizes the terminal it holds) and SIGURG (Go's scheduler sends it to runc itself).
+ * The same set here, so a program sees the same signals under either runtime. glibc's sigfillset
+ * leaves out the two real-time signals glibc keeps for itself, which cannot be blocked anyway.
+ */
+void forwarded_signals(sigset_t *set) {
+  sigfillset(set);
+  static const int kept[] = {SIGKILL, SIGSTOP, SIGCHLD, SIGWINCH, SIGURG};
+  for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) sigdelset(set, kept[i]);
+}
+
+int exit_code(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 255;
+}
+
+int rlimits_apply(const struct spec_rlimit *limits, size_t n, const struct spec_rlimit **failed) {
+  for (size_t i = 0; i < n; i++) {
+    struct rlimit rl = {.rlim_cur = limits[i].soft, .rlim_max = limits[i].hard};
+    if (setrlimit(limits[i].resource, &rl) < 0) return *failed = &limits[i], -1;
+  }
+  return 0;
+}
+
+int oom_score_adj_set(int value) {
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char text[16];
+  int n = snprintf(text, sizeof text, "%d", value);
+  int r = write_all(fd, text, (size_t)n);
+  int saved = errno;
+  close(fd);
+  return errno = saved, r;
 }
 
 uint64_t proc_start_time(pid_t pid) {

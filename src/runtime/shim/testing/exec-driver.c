@@ -8,11 +8,12 @@
  *     waits for it and removes the cgroup: kill the init to end it.
  *
  *   exec-driver exec [--cgroup P] [--cwd D] [--env K=V]... [--user UID:GID] [--groups G,G...]
- *                    [--caps HEX] [--no-new-privs] [--deny-mkdir] INIT_PID CMD [ARG...]
+ *                    [--caps HEX] [--no-new-privs] [--deny-mkdir] [--nofile N] [--oom-score-adj N]
+ *                    INIT_PID CMD [ARG...]
  *     Runs CMD in that container through exec_start and exits with its exit code (128+signal if
  *     killed). A failure to start prints "exec-driver: <reason>" and exits 125. --caps gives every
  *     set the mask (ambient too, so a non-root user keeps them); --deny-mkdir installs a filter
- *     that fails mkdir/mkdirat with EPERM. Like a runtime that forwards signals, it blocks SIGUSR1
+ *     that fails mkdir/mkdirat with EPERM; --nofile sets RLIMIT_NOFILE (soft and hard). Like a runtime that forwards signals, it blocks SIGUSR1
  *     and ignores SIGUSR2, and it leaves a descriptor open without close-on-exec: the command must
  *     inherit none of these.
  */
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -157,6 +159,7 @@ static int run_exec(int argc, char **argv) {
   struct spec_capabilities caps = {0};
   struct sock_fprog filter = {.len = sizeof deny_mkdir / sizeof deny_mkdir[0], .filter = deny_mkdir};
   struct cgroup cg;
+  struct spec_rlimit nofile = {.resource = RLIMIT_NOFILE};
   char err[512];
   struct exec_request req = {.cwd = "/", .env = env};
 
@@ -187,6 +190,15 @@ static int run_exec(int argc, char **argv) {
     } else if (!strcmp(opt, "--cgroup")) {
       if (cgroup_open(val, &cg, err, sizeof err) < 0) die("cgroup: %s", err);
       req.cgroup = &cg;
+    } else if (!strcmp(opt, "--nofile")) {
+      nofile.soft = nofile.hard = number("nofile", val, 10);
+      req.rlimits = &nofile;
+      req.nrlimits = 1;
+    } else if (!strcmp(opt, "--oom-score-adj")) {
+      char *end;
+      req.oom_score_adj = (int)strtol(val, &end, 10);
+      if (*end) die("bad oom_score_adj: %s", val);
+      req.has_oom_score_adj = true;
     } else die("unknown option %s", opt);
   }
   if (argc - i < 2) die("usage: exec-driver exec [options] INIT_PID CMD [ARG...]");
