@@ -13,8 +13,7 @@ describe('containerSpecProblems', () => {
         env: ['PATH=/bin', 'X=a=b'],
         hostname: 'web-1.example',
         cwd: '/srv',
-        uid: 1000,
-        gid: 1000,
+        user: 'app:1000',
         groups: [10, 20],
         netns: '/run/netns/n1',
         stopSignal: 'usr1',
@@ -54,10 +53,7 @@ describe('containerSpecProblems', () => {
     expect(problems({ nanoCpus: 1_000_000 })[0]).toMatch(/^nanoCpus: must be an integer from 10000000/);
     expect(problems({ cpuShares: 1 })[0]).toMatch(/^cpuShares: must be an integer from 2 to 262144/);
     expect(problems({ pidsLimit: 0 })[0]).toMatch(/^pidsLimit:/);
-    expect(problems({ uid: -1, groups: [1, 1.5] })).toEqual([
-      'uid: must be an integer from 0 to 4294967294, not -1',
-      'groups[1]: must be an integer from 0 to 4294967294, not 1.5',
-    ]);
+    expect(problems({ groups: [1, 1.5] })).toEqual(['groups[1]: must be an integer from 0 to 4294967294, not 1.5']);
     expect(problems({ stopSignal: 'SIGNOPE' })).toEqual(['stopSignal: unknown signal "SIGNOPE"']);
     expect(problems({ stopSignal: 65 })).toEqual(['stopSignal: unknown signal 65']);
     expect(problems({ hostname: 'has space' })).toEqual(['hostname: not a valid host name: "has space"']);
@@ -66,6 +62,14 @@ describe('containerSpecProblems', () => {
     expect(problems({ cgroupsPath: '/shoal/../escape' })[0]).toMatch(/^cgroupsPath:/);
     expect(problems({ annotations: { 'org.shoal.log.path': '/x' } })[0]).toMatch(/^annotations\["org.shoal.log.path"\]: empty or reserved/);
     expect(problems({ args: ['a\0b'] })).toEqual(['args[0]: may not contain NUL']);
+  });
+
+  it("takes Docker's user forms, names or numbers, and refuses others", () => {
+    for (const user of ['', '0', '1000:1000', 'app', 'app:staff', '1000:staff', 'app:50', '4294967294']) expect(problems({ user })).toEqual([]);
+    expect(problems({ user: 'a:b:c' })).toEqual(['user: must be USER[:GROUP], each a name or a number, not "a:b:c"']);
+    expect(problems({ user: ':5' })[0]).toMatch(/^user: must be USER\[:GROUP\]/);
+    expect(problems({ user: 'app:' })[0]).toMatch(/^user: must be USER\[:GROUP\]/);
+    expect(problems({ user: '1:4294967295' })).toEqual(['user: id 4294967295 is out of range (0 to 4294967294)']);
   });
 
   it('checks log rotation settings as Docker does', () => {

@@ -5,6 +5,7 @@
  */
 import { unknownCapabilities } from './oci/capabilities.js';
 import { signalNumber } from './signals.js';
+import { MAX_ID, userSpecProblem } from './user.js';
 
 /** An overlayfs root: read-only layers under a writable one, mounted by the runtime on `rootfs`. */
 export interface OverlayLayers {
@@ -44,9 +45,12 @@ export interface ContainerSpec {
   hostname?: string;
   /** Absolute working directory inside the container; `/` by default. */
   cwd?: string;
-  uid?: number;
-  gid?: number;
-  /** Supplementary groups; none by default. */
+  /**
+   * Docker's --user: `uid`, `uid:gid`, `name`, `name:group`, `uid:group` or `name:gid`, names
+   * looked up in the container's own /etc/passwd and /etc/group (user.ts); root when absent.
+   */
+  user?: string;
+  /** Supplementary groups on top of the user's own, as Docker's --group-add with gids. */
   groups?: number[];
   /** A network namespace to join (e.g. /run/netns/NAME); the host's network otherwise. */
   netns?: string;
@@ -91,7 +95,6 @@ export class InvalidContainerSpecError extends Error {
 export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 /** 0.01 CPU: the kernel's smallest CFS quota, 1 ms per 100 ms period. */
 export const MIN_NANO_CPUS = 10_000_000;
-const MAX_ID = 2 ** 32 - 2;
 const ULIMIT_NAMES = new Set([
   'as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio',
   'rttime', 'sigpending', 'stack',
@@ -126,8 +129,8 @@ export function containerSpecProblems(spec: ContainerSpec): string[] {
     bad('hostname', `not a valid host name: ${JSON.stringify(spec.hostname)}`);
   }
   absolute('cwd', spec.cwd);
-  integer('uid', spec.uid, 0, MAX_ID);
-  integer('gid', spec.gid, 0, MAX_ID);
+  const userProblem = spec.user === undefined ? undefined : userSpecProblem(spec.user);
+  if (userProblem) bad('user', userProblem);
   (spec.groups ?? []).forEach((g, i) => integer(`groups[${i}]`, g, 0, MAX_ID));
   absolute('netns', spec.netns);
   if (spec.stopSignal !== undefined && signalNumber(spec.stopSignal) === undefined) bad('stopSignal', `unknown signal ${JSON.stringify(spec.stopSignal)}`);

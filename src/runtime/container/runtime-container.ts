@@ -11,16 +11,17 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { constants } from 'node:os';
+import { chmod, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { isAlive } from '../../common/proc-stat.js';
-import type { ContainerSpec } from './config.js';
+import { checkContainerSpec, type ContainerSpec } from './config.js';
 import { readRotatedLogEntries, type LogEntry } from './logs.js';
 import { ANNOTATIONS, buildOciConfig, renderOciConfig } from './oci/build-config.js';
+import { runtimeExec, type ExecOptions, type ExecResult } from './runtime-exec.js';
+import { resolveUser } from './user.js';
 
 /** Where the runtime keeps its state unless told otherwise (its --root default). */
 export const DEFAULT_STATE_ROOT = '/run/shoal-runtime';
@@ -50,26 +51,6 @@ export interface ContainerExit {
   oomKilled: boolean;
 }
 
-export interface ExecOptions {
-  /** `KEY=value` entries: the whole environment of the new process. */
-  env?: string[];
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-  /** Kill the process (and the runtime command) after this long; no limit when absent. */
-  timeoutMs?: number;
-  /** Output kept per stream; the rest is read and dropped. 1 MiB by default. */
-  maxOutputBytes?: number;
-}
-
-export interface ExecResult {
-  /** The process's exit code (128 + signal if killed), or the runtime's own when it could not start it. */
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
 /** The OCI state (`shoal-runtime state ID`), with shoal's exit fields once it has stopped. */
 export interface OciState {
   ociVersion: string;
@@ -92,9 +73,11 @@ interface StateRecord {
   annotations: Record<string, string>;
 }
 
-/** The runtime's rule for ids, which name a directory under its root: no '/', no leading dot. */
-const CONTAINER_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,1023}$/;
-const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+/**
+ * The runtime's rule for ids, which name a directory under its root: no '/', no leading dot; and
+ * no leading '-', which its command line would take for an option.
+ */
+const CONTAINER_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,1023}$/;
 
 export class RuntimeContainer {
   private constructor(
@@ -224,12 +207,7 @@ export class RuntimeContainer {
 
   /** Runs `args` in the running container (its namespaces and cgroup) and collects its output. */
   exec(args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const argv = ['--root', this.root, 'exec'];
-    if (opts.cwd !== undefined) argv.push('--cwd', opts.cwd);
-    for (const entry of opts.env ?? []) argv.push('--env', entry);
-    if (opts.uid !== undefined) argv.push('--user', opts.gid !== undefined ? `${opts.uid}:${opts.gid}` : String(opts.uid));
-    argv.push(this.id, ...args);
-    return collectExec(this.runtimePath, argv, opts);
+    return runtimeExec({ runtimePath: this.runtimePath, root: this.root, id: this.id }, args, opts);
   }
 
   /** Every log entry still kept, oldest first (rotated files included). */
@@ -245,11 +223,17 @@ export class RuntimeContainer {
 async function writeBundle(id: string, bundle: string, spec: ContainerSpec): Promise<void> {
   if (!CONTAINER_ID.test(id)) throw new Error(`invalid container id ${JSON.stringify(id)}`);
   const full: ContainerSpec = { ...spec, log: spec.log ?? { path: join(bundle, 'container.log') } };
-  const config = renderOciConfig(buildOciConfig(full, { lastCap: kernelLastCap() }));
+  checkContainerSpec(full);
+  // Before anything is made: an unknown user name fails here, with nothing to clean up.
+  const user = await resolveUser(spec.user, spec);
+  const config = renderOciConfig(buildOciConfig(full, { lastCap: kernelLastCap(), user }));
   await mkdir(bundle, { recursive: true, mode: 0o700 });
   // An overlay root is mounted on an empty directory; the layers' upper and work must exist too.
   if (spec.overlay) {
-    for (const dir of [spec.rootfs, spec.overlay.upper, spec.overlay.work]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const dir of [spec.rootfs, spec.overlay.work]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    // The merged root directory shows the upper one's mode: 0755 (whatever the umask), so that a
+    // user other than root can walk it. One made before is left as the container changed it.
+    if ((await mkdir(spec.overlay.upper, { recursive: true })) !== undefined) await chmod(spec.overlay.upper, 0o755);
   }
   await writeFileAtomic(join(bundle, 'config.json'), config);
 }
@@ -298,44 +282,6 @@ function runtimeCommand(opts: RuntimeOptions, args: string[]): Promise<string> {
     child.on('close', (code, signal) => {
       if (code === 0) resolve(stdout);
       else reject(new Error(stderr.trim() || `shoal-runtime ${args[0]} exited with ${code ?? signal}`));
-    });
-  });
-}
-
-function collectExec(runtimePath: string, argv: string[], opts: ExecOptions): Promise<ExecResult> {
-  const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-  return new Promise((resolve, reject) => {
-    // Its own process group, which the process in the container stays in: a timeout kills both.
-    const child = spawn(runtimePath, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], sizes: { stdout: 0, stderr: 0 } };
-    for (const stream of ['stdout', 'stderr'] as const) {
-      child[stream].on('data', (chunk: Buffer) => {
-        const room = max - out.sizes[stream];
-        if (room <= 0) return;
-        out[stream].push(chunk.subarray(0, room));
-        out.sizes[stream] += Math.min(room, chunk.length);
-      });
-    }
-    let timedOut = false;
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            try {
-              process.kill(-child.pid!, 'SIGKILL');
-            } catch {
-              // Already gone.
-            }
-          }, opts.timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const exitCode = code ?? (signal ? 128 + constants.signals[signal] : -1);
-      resolve({ exitCode, stdout: Buffer.concat(out.stdout).toString('utf8'), stderr: Buffer.concat(out.stderr).toString('utf8'), timedOut });
     });
   });
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../common/clock.js';
 import { isAlive } from '../../common/proc-stat.js';
 import { waitFor } from '../../../test/support/wait-for.js';
+import { removeTestCgroups, testCgroupName } from '../cgroups/testing/test-cgroups.js';
 import { makeBusyboxRootfs } from '../container/testing/rootfs.js';
 import { SHIM_DIR } from '../shim/testing/build-driver.js';
 import { HealthMonitor, MAX_OUTPUT_BYTES, timeoutResult, type HealthStatus, type Probe } from './monitor.js';
@@ -90,6 +91,8 @@ describe('probeWithRuntime with shoal-runtime', () => {
   let rootfs: string;
   let real: Probe;
   const id = `probe-${randomBytes(4).toString('hex')}`;
+  // Its cgroup under a parent of this run's own, removed at the end.
+  const cgroupParent = testCgroupName();
   const run = (...args: string[]): string => execFileSync(runtime, ['--root', join(dir, 'state'), ...args], { encoding: 'utf8' });
 
   beforeAll(async () => {
@@ -101,8 +104,9 @@ describe('probeWithRuntime with shoal-runtime', () => {
     makeBusyboxRootfs(rootfs);
     run('spec', '--bundle', bundle);
     const configPath = join(bundle, 'config.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { args: string[] }; annotations?: object };
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { args: string[] }; linux: { cgroupsPath?: string }; annotations?: object };
     config.process.args = ['sleep', '600'];
+    config.linux.cgroupsPath = `/${cgroupParent}/${id}`;
     // Its output to a log, not to run's stdio, which would hold this test's pipes open.
     config.annotations = { 'org.shoal.log.path': join(dir, 'container.log') };
     writeFileSync(configPath, JSON.stringify(config));
@@ -112,6 +116,7 @@ describe('probeWithRuntime with shoal-runtime', () => {
 
   afterAll(async () => {
     if (runtime && existsSync(join(dir, 'state', id))) run('delete', '-f', id);
+    await removeTestCgroups(cgroupParent);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

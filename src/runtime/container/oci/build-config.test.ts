@@ -48,12 +48,12 @@ describe('buildOciConfig', () => {
   });
 
   it('carries identity, hostname, network namespace, limits and shoal settings', () => {
+    const user = { uid: 1000, gid: 100, additionalGids: [10, 30] };
     const config = buildOciConfig({
       ...base,
       hostname: 'box',
       cwd: '/srv',
-      uid: 1000,
-      gid: 100,
+      user: 'app',
       groups: [10, 20],
       netns: '/run/netns/n1',
       readOnlyRootfs: true,
@@ -69,10 +69,11 @@ describe('buildOciConfig', () => {
       log: { path: '/b/log', maxSizeBytes: 4096, maxFiles: 3 },
       overlay: { lower: ['/l/top', '/l/bottom'], upper: '/b/upper', work: '/b/work' },
       annotations: { 'com.example': 'x' },
-    });
+    }, { user });
     expect(config.hostname).toBe('box');
     expect(config.root).toEqual({ path: '/b/rootfs', readonly: true });
-    expect(config.process.user).toEqual({ uid: 1000, gid: 100, additionalGids: [10, 20] });
+    // The user's own groups, then the spec's extra ones, each once.
+    expect(config.process.user).toEqual({ uid: 1000, gid: 100, additionalGids: [10, 30, 20] });
     expect(config.process.cwd).toBe('/srv');
     expect(config.process.noNewPrivileges).toBe(true);
     expect(config.process.rlimits).toEqual([{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 2048 }]);
@@ -121,6 +122,11 @@ describe('buildOciConfig', () => {
 
   it('leaves seccomp out when unconfined', () => {
     expect(buildOciConfig({ ...base, seccomp: 'unconfined' }).linux.seccomp).toBeUndefined();
+  });
+
+  it('needs a named user resolved by its caller, which reads the files this builder does not', () => {
+    expect(() => buildOciConfig({ ...base, user: 'app' })).toThrow('user "app" must be resolved against the container\'s files first (resolveUser)');
+    expect(buildOciConfig({ ...base, groups: [5] }).process.user).toEqual({ uid: 0, gid: 0, additionalGids: [5] });
   });
 
   it('refuses a bad spec with every problem named', () => {

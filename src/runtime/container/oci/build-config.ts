@@ -6,6 +6,7 @@
  */
 import { checkContainerSpec, type ContainerSpec } from '../config.js';
 import { signalNumber } from '../signals.js';
+import type { ContainerUser } from '../user.js';
 import { containerCapabilities, LAST_KNOWN_CAPABILITY } from './capabilities.js';
 import { DEFAULT_MOUNTS, MASKED_PATHS, READONLY_PATHS } from './defaults.js';
 import { defaultSeccompProfile } from './seccomp.js';
@@ -33,6 +34,12 @@ const RLIM_INFINITY = 2n ** 64n - 1n;
 export interface BuildOptions {
   /** The running kernel's highest capability (/proc/sys/kernel/cap_last_cap), for ALL. */
   lastCap?: number;
+  /**
+   * Who the process runs as: spec.user resolved against the container's files (resolveUser, which
+   * this builder, reading no file, leaves to its caller). Required with spec.user; uid 0 and gid 0
+   * when both are absent.
+   */
+  user?: ContainerUser;
 }
 
 /** Throws InvalidContainerSpecError listing every bad field. */
@@ -60,10 +67,8 @@ export function renderOciConfig(config: OciConfig): string {
 }
 
 function buildProcess(spec: ContainerSpec, options: BuildOptions): OciProcess {
-  const uid = spec.uid ?? 0;
+  const user = processUser(spec, options.user);
   const caps = containerCapabilities(spec.capAdd ?? [], spec.capDrop ?? [], options.lastCap ?? LAST_KNOWN_CAPABILITY);
-  const user: OciProcess['user'] = { uid, gid: spec.gid ?? 0 };
-  if (spec.groups?.length) user.additionalGids = [...spec.groups];
   const process: OciProcess = {
     terminal: false,
     user,
@@ -74,8 +79,8 @@ function buildProcess(spec: ContainerSpec, options: BuildOptions): OciProcess {
       bounding: caps,
       // Root holds them; another user gets them only through a file's capabilities or setuid, as
       // on any Linux system. Inheritable stays empty (CVE-2022-24769: it leaked them across exec).
-      effective: uid === 0 ? caps : [],
-      permitted: uid === 0 ? caps : [],
+      effective: user.uid === 0 ? caps : [],
+      permitted: user.uid === 0 ? caps : [],
       inheritable: [],
       ambient: [],
     },
@@ -83,6 +88,13 @@ function buildProcess(spec: ContainerSpec, options: BuildOptions): OciProcess {
   if (spec.ulimits?.length) process.rlimits = spec.ulimits.map(rlimit);
   if (spec.noNewPrivileges) process.noNewPrivileges = true;
   return process;
+}
+
+function processUser(spec: ContainerSpec, resolved: ContainerUser | undefined): OciProcess['user'] {
+  if (!resolved && spec.user) throw new Error(`user ${JSON.stringify(spec.user)} must be resolved against the container's files first (resolveUser)`);
+  const { uid, gid, additionalGids } = resolved ?? { uid: 0, gid: 0, additionalGids: [] };
+  const groups = [...new Set([...additionalGids, ...(spec.groups ?? [])])];
+  return groups.length > 0 ? { uid, gid, additionalGids: groups } : { uid, gid };
 }
 
 function rlimit(u: { name: string; soft: number; hard: number }): OciRlimit {
