@@ -387,6 +387,17 @@ describe('shoal-runtime: lifecycle', () => {
     expect(rt(['run', '-d', '--bundle', b.dir, id]).stderr).toBe(`shoal-runtime: container "${id}" already exists\n`);
   });
 
+  it('refuses ids that are empty, hidden or read as options, even after --', () => {
+    const b = makeBundle(shell('true'));
+    const listRoot = (): string[] => (existsSync(root) ? readdirSync(root) : []);
+    const before = listRoot();
+    for (const id of ['', '.x', '-x', 'a/b']) {
+      const r = rt(['create', '--bundle', b.dir, '--', id]);
+      expect([r.status, r.stderr]).toEqual([1, `shoal-runtime: create: invalid container id "${id}"\n`]);
+    }
+    expect(listRoot()).toEqual(before);
+  });
+
   it('reports a program that cannot be started, from create, leaving nothing', () => {
     const b = makeBundle((c) => (c.process.args = ['/no/such/program']));
     const id = nextId();

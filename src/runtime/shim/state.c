@@ -21,7 +21,7 @@ const char *status_name(enum status status) {
 
 bool state_valid_id(const char *id) {
   size_t len = strlen(id);
-  if (len == 0 || len > 1024 || id[0] == '.') return false;
+  if (len == 0 || len > 1024 || id[0] == '.' || id[0] == '-') return false;
   for (const char *p = id; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
           *p == '-' || *p == '.'))
