@@ -773,6 +773,25 @@ describe('shoal-runtime: supervision', () => {
     expect(readFileSync(join(cgroupDir(pid, 'pids'), 'cgroup.procs'), 'utf8').trim()).toBe(String(pid));
   });
 
+  it('holds a busy container to its CPU quota', async () => {
+    // 10 ms of CPU per 100 ms period: the kernel throttles the loop, and its CPU time can never run
+    // ahead of the quota by more than a period's worth, however loaded the machine is.
+    const quotaUs = 10_000;
+    const periodUs = 100_000;
+    const b = makeBundle(shell('while :; do :; done', (c) => (c.linux.resources = { cpu: { quota: quotaUs, period: periodUs } })));
+    const startedAt = performance.now();
+    const id = runDetached(b);
+    const { pid } = stateFile(id);
+    const cpu = cgroupDir(pid, 'cpu');
+    const throttled = (): number => Number(/^nr_throttled (\d+)$/m.exec(readFileSync(join(cpu, 'cpu.stat'), 'utf8'))?.[1]);
+    while (throttled() < 3) await sleep(50);
+    const usageNs = Number(readFileSync(join(cgroupDir(pid, 'cpuacct'), 'cpuacct.usage'), 'utf8'));
+    const elapsedUs = (performance.now() - startedAt) * 1000;
+    expect(readFileSync(join(cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe(String(quotaUs));
+    expect(usageNs / 1000).toBeLessThanOrEqual((elapsedUs / periodUs + 1) * quotaUs);
+    expect(rt(['delete', '--force', id]).status).toBe(0);
+  });
+
   it('stops forks at the pids limit', async () => {
     const { err } = await run('for i in 1 2 3 4; do sleep 1 & done; wait', (c) => (c.linux.resources = { pids: { limit: 3 } }));
     expect(err).toBe("sh: can't fork: Resource temporarily unavailable\n");
