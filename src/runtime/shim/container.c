@@ -18,6 +18,7 @@
 #include <linux/close_range.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -85,6 +88,25 @@ static void join_namespaces(void) {
   for (size_t i = 0; i < spec->nnamespaces; i++)
     if (spec->namespaces[i].type == CLONE_NEWCGROUP && !spec->namespaces[i].path && unshare(CLONE_NEWCGROUP) < 0)
       fail("new cgroup namespace: %s", strerror(errno));
+}
+
+/*
+ * A new network namespace starts with its loopback down; bring it up, as runc does, so that a
+ * container without any other network can still reach its own services on 127.0.0.1.
+ */
+static void loopback_up(void) {
+  bool new_netns = false;
+  for (size_t i = 0; i < spec->nnamespaces; i++)
+    if (spec->namespaces[i].type == CLONE_NEWNET && !spec->namespaces[i].path) new_netns = true;
+  if (!new_netns) return;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("loopback: socket: %s", strerror(errno));
+  struct ifreq ifr = {0};
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) fail("loopback: get flags: %s", strerror(errno));
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) fail("loopback: up: %s", strerror(errno));
+  close(fd);
 }
 
 /* ---- paths inside the root ---- */
@@ -494,6 +516,7 @@ int container_main(void *arg) {
 
   umask(022);
   join_namespaces();
+  loopback_up();
   build_root();
   set_limits();
   set_stdio();

@@ -589,6 +589,22 @@ describe('shoal-runtime: the container', () => {
     }
   });
 
+  it('brings loopback up in a new network namespace, and leaves a joined one as it is', async () => {
+    const { out } = await run('ip -o link show lo');
+    expect(out).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    const name = `${prefix}-down`;
+    spawnOk('ip', ['netns', 'add', name]);
+    try {
+      const joined = await run('ip -o link show lo', (c) => {
+        c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'network');
+        c.linux.namespaces.push({ type: 'network', path: `/run/netns/${name}` });
+      });
+      expect(joined.out).toMatch(/^1: lo: <LOOPBACK> /);
+    } finally {
+      spawnOk('ip', ['netns', 'del', name]);
+    }
+  });
+
   it('starts the program with no signal ignored or blocked', async () => {
     const b = makeBundle((c) => (c.process.args = ['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']));
     expect(rt(['run', '--bundle', b.dir, nextId()]).status).toBe(0);
