@@ -13,6 +13,8 @@ import type { Io } from '../cli/io.js';
 import { LocalRegistry } from '../../src/runtime/image/testing/local-registry.js';
 import { runGroup } from '../cli/command.js';
 import { imageGroup } from './image.js';
+import { StoreProcess } from '../../src/runtime/image/testing/store-process-handle.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const execFileP = promisify(execFile);
 let registry: LocalRegistry;
@@ -29,7 +31,7 @@ afterAll(async () => {
 });
 
 /** Runs `shoal image ARGV` with captured output; the clock is fixed so CREATED is stable. */
-async function shoalImage(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+function startShoalImage(argv: string[]): { done: Promise<{ code: number; out: string; err: string }>; err: () => string } {
   let out = '';
   let err = '';
   const io: Io = {
@@ -40,9 +42,11 @@ async function shoalImage(...argv: string[]): Promise<{ code: number; out: strin
     sleep: async () => undefined,
     interrupted: () => new Promise(() => undefined),
   };
-  const code = await runGroup(imageGroup, argv, io, undefined);
-  return { code, out, err };
+  const done = runGroup(imageGroup, argv, io, undefined).then((code) => ({ code, out, err }));
+  return { done, err: () => err };
 }
+
+const shoalImage = (...argv: string[]) => startShoalImage(argv).done;
 
 describe('shoal image', () => {
   it('pull prints a line per layer, ls lists the image, rm untags and deletes its blobs and layer', async () => {
@@ -111,6 +115,22 @@ describe('shoal image', () => {
     });
     expect((await shoalImage('pull', '--state-dir', state)).code).toBe(2);
     expect(existsSync(join(state, 'images/repositories.json'))).toBe(false);
+  });
+
+  it("a write waits for the worker's, saying so; ls does not wait", async () => {
+    const state = join(work, 'state-wait');
+    const worker = new StoreProcess(['hold', join(state, 'images/lock'), 'shoal worker']);
+    try {
+      await worker.line((l) => l === 'locked');
+      expect((await shoalImage('ls', '--state-dir', state)).code).toBe(0);
+      const rm = startShoalImage(['rm', '--state-dir', state, 'busybox']);
+      const waiting = `Waiting for the image store ${join(state, 'images')}, in use by pid ${worker.pid} (shoal worker)\n`;
+      await waitFor('shoal image rm to wait', () => rm.err() === waiting);
+      expect(await worker.finish()).toBe(0);
+      expect(await rm.done).toEqual({ code: 1, out: '', err: `${waiting}shoal: no such image: busybox\n` });
+    } finally {
+      await worker.kill();
+    }
   });
 
   it('has help for the group and each command', async () => {

@@ -1,8 +1,14 @@
 /**
  * `shoal image ...`: the node's own image store (src/runtime/image/image-store.ts), worked on
  * directly in the node's state directory, with no manager involved: pull, ls, rm, load.
+ *
+ * The worker writes the same store. When it (or another `shoal image`) is writing, a write
+ * command says whom it waits for and waits, as a user would expect rather than fail because a
+ * pull happened to be running; after the store's wait limit it fails with one line naming that
+ * process. `ls` never waits.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, type CommandContext, type CommandGroup } from '../cli/command.js';
 import { CliError, UsageError } from '../cli/errors.js';
 import type { FlagSpec } from '../cli/flags.js';
@@ -13,6 +19,7 @@ import { CorruptArchiveError, UnknownArchiveFormatError } from '../../src/runtim
 import { ImagePullError } from '../../src/runtime/image/errors.js';
 import { ImageConfigError } from '../../src/runtime/image/image-config.js';
 import { ImageStore, LayerUnpackError, NoSuchImageError, type StoredImage } from '../../src/runtime/image/image-store.js';
+import { ImageStoreBusyError } from '../../src/runtime/image/store-lock.js';
 import { pullProgress } from './pull-progress.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/shoal/worker';
@@ -25,8 +32,12 @@ const stateDirFlag: FlagSpec = {
 };
 
 /** The failures a user can act on become one line and exit 1; anything else is a bug and propagates. */
-async function withStore<T>(ctx: CommandContext, fn: (store: ImageStore) => Promise<T>): Promise<T> {
-  const store = new ImageStore(ctx.flags.string('state-dir') ?? DEFAULT_STATE_DIR);
+async function withStore<T>(ctx: CommandContext, command: string, fn: (store: ImageStore) => Promise<T>): Promise<T> {
+  const stateDir = ctx.flags.string('state-dir') ?? DEFAULT_STATE_DIR;
+  const store = new ImageStore(stateDir, {
+    owner: `shoal image ${command}`,
+    onLockWait: (holder) => ctx.io.err.write(`Waiting for the image store ${join(stateDir, 'images')}, in use by pid ${holder.pid} (${holder.owner})\n`),
+  });
   try {
     return await fn(store);
   } catch (error) {
@@ -37,6 +48,7 @@ async function withStore<T>(ctx: CommandContext, fn: (store: ImageStore) => Prom
       error instanceof CorruptArchiveError ||
       error instanceof ImageConfigError ||
       error instanceof LayerUnpackError ||
+      error instanceof ImageStoreBusyError ||
       (error as NodeJS.ErrnoException).code === 'EACCES'
     ) {
       throw new CliError((error as Error).message);
@@ -68,7 +80,7 @@ const pull: Command = {
   maxArgs: 1,
   remote: false,
   async run(ctx) {
-    const image = await withStore(ctx, (store) => store.pull(ctx.args[0]!, { onEvent: pullProgress(ctx.io.out) }));
+    const image = await withStore(ctx, 'pull', (store) => store.pull(ctx.args[0]!, { onEvent: pullProgress(ctx.io.out) }));
     ctx.io.out.write(`Pulled ${image.name} (id ${shortId(image.id.slice('sha256:'.length))})\n`);
     return 0;
   },
@@ -84,7 +96,7 @@ const ls: Command = {
   maxArgs: 0,
   remote: false,
   async run(ctx) {
-    const images = await withStore(ctx, (store) => store.list());
+    const images = await withStore(ctx, 'ls', (store) => store.list());
     const noTrunc = ctx.flags.bool('no-trunc');
     const id = (digest: string): string => (noTrunc ? digest : shortId(digest.slice('sha256:'.length)));
     if (ctx.flags.bool('quiet')) {
@@ -109,7 +121,7 @@ const rm: Command = {
   minArgs: 1,
   remote: false,
   async run(ctx) {
-    return withStore(ctx, async (store) => {
+    return withStore(ctx, 'rm', async (store) => {
       let failed = false;
       for (const what of ctx.args) {
         try {
@@ -139,7 +151,7 @@ const load: Command = {
     const input = ctx.flags.string('input');
     if (input === undefined) throw new UsageError('--input FILE is required');
     if (!existsSync(input)) throw new CliError(`no such file: ${input}`);
-    const images = await withStore(ctx, (store) => store.load(input));
+    const images = await withStore(ctx, 'load', (store) => store.load(input));
     for (const image of images) ctx.io.out.write(loadedLine(image));
     return 0;
   },

@@ -96,7 +96,7 @@ export class ContentStore implements BlobWriter {
       await file.close();
       await rename(ingest, this.path(digest));
       renamed = true;
-      await this.syncDir();
+      await syncDir(this.blobDir);
     } finally {
       if (!renamed) {
         await file.close().catch(() => undefined);
@@ -122,17 +122,18 @@ export class ContentStore implements BlobWriter {
     return names.filter((name) => /^[a-f0-9]{64}$/.test(name)).map((hex) => `sha256:${hex}`);
   }
 
-  /** Drops ingest files a crash left behind; call at start-up, before any write begins. */
+  /** Drops ingest files a crash left behind; call only when no write can be running. */
   async removeIngests(): Promise<void> {
     await rm(this.ingestDir, { recursive: true, force: true });
   }
+}
 
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.blobDir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+/** Makes a directory's entries (a rename into it) durable. */
+export async function syncDir(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

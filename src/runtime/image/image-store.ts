@@ -2,30 +2,46 @@
  * The node's images, under `<stateDir>/images/`:
  *
  *   blobs/sha256/<hex>      every manifest, config and layer blob (the ContentStore)
+ *   blobs/ingest/           blobs being downloaded or copied, renamed into sha256/ once verified
  *   layers/<diffid hex>/    each layer unpacked once, in overlay mode: one overlayfs lower directory
- *   layers/tmp/             layers being unpacked; renamed into place only when whole and checked
+ *   layers/tmp/             layers being unpacked (renamed into place only when whole, checked and
+ *                           on disk), and layers gc is deleting (renamed here first)
+ *   staging/                archives being read by `load`
  *   repositories.json       name -> image (image-records.ts), replaced atomically
+ *   lock/                   the write lock (store-lock.ts)
  *
  * A pull or load first stores every blob (verified), then unpacks the layers it lacks, then writes
- * the record: a record therefore always names blobs and layer directories that are complete.
- * Nothing is deleted by `remove`; `gc` deletes what no record (and no container, via `inUse`) needs.
+ * the record: a record therefore always names blobs and layer directories that are complete, even
+ * after a crash. Nothing is deleted by `remove`; `gc` deletes what no record (and no container,
+ * via `inUse`) needs, and a layer directory leaves its final name before it is emptied.
  *
- * Operations are serialised within the process, so that gc never runs beside a pull that has
- * stored blobs but not yet recorded them. Two processes on one state directory are not coordinated.
+ * Every write (pull, load, remove, gc) holds the store's lock, shared with other processes on the
+ * same state directory (the worker and `shoal image`), so that gc never runs beside a pull that has
+ * stored blobs but not yet recorded them; within the process they also queue. A write that finds
+ * another process writing waits for it (a pull can take minutes, and a user's command should
+ * not fail because the worker happened to be pulling), telling `onLockWait` who it waits for, and
+ * gives up after `lockTimeoutMs` with an error naming that process. Having the lock, it first
+ * deletes what a crashed write left: ingest files, layers/tmp/, staging/. Readers (list, get)
+ * take no lock: the records file is replaced whole, and what it names is complete.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContentStore } from './content-store.js';
+import { promisify } from 'node:util';
+import { ContentStore, syncDir } from './content-store.js';
 import { readArchive } from './archive/read-archive.js';
 import { ImageConfigError, parseImageConfig, type ImageConfig, type RuntimeConfig } from './image-config.js';
 import { readRecords, writeRecords, type ImageRecord } from './image-records.js';
 import { pullImage } from './pull.js';
+import { StoreLock, type LockHolder } from './store-lock.js';
 import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
 import type { Descriptor, ImageManifest, Platform, PullEvent } from './types.js';
 import { unpackLayer } from './unpack/unpack-layer.js';
+
+const run = promisify(execFile);
 
 /** Pull progress, plus one event per layer once it is unpacked (or found already unpacked). */
 export type ImageStoreEvent = PullEvent | { kind: 'unpacked'; digest: string; diffId: string; alreadyPresent: boolean };
@@ -34,7 +50,15 @@ export interface ImageStoreOptions {
   client?: RegistryClient;
   /** DiffIDs whose layer directories a container still uses; gc keeps them. */
   inUse?: () => Promise<Iterable<string>>;
+  /** Who this process is, shown to another that finds the store in use: `shoal worker`, `shoal image pull`. */
+  owner?: string;
+  /** How long a write waits for another process's write to end (default 5 minutes). */
+  lockTimeoutMs?: number;
+  /** Told once per write that has to wait for another process. */
+  onLockWait?: (holder: LockHolder) => void;
 }
+
+const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
 
 /** An image ready to run: its layer directories and default process settings. */
 export interface StoredImage {
@@ -85,6 +109,7 @@ export class ImageStore {
   private readonly dir: string;
   private readonly layersDir: string;
   private readonly recordsPath: string;
+  private readonly lockDir: string;
   private readonly client: RegistryClient;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -96,6 +121,7 @@ export class ImageStore {
     this.blobs = new ContentStore(this.dir);
     this.layersDir = join(this.dir, 'layers');
     this.recordsPath = join(this.dir, 'repositories.json');
+    this.lockDir = join(this.dir, 'lock');
     this.client = options.client ?? new RegistryClient();
   }
 
@@ -172,7 +198,14 @@ export class ImageStore {
       const blobs = (await this.blobs.list()).filter((d) => !keepBlobs.has(d));
       for (const digest of blobs) await this.blobs.delete(digest);
       const layers = (await this.layerDiffIds()).filter((d) => !keepLayers.has(d));
-      for (const diffId of layers) await rm(this.layerDir(diffId), { recursive: true, force: true });
+      for (const diffId of layers) {
+        // Out of its name first: a crash halfway through deleting must not leave a partial layer
+        // where a later pull would take it as unpacked.
+        const doomed = join(this.layersDir, 'tmp', `${diffId.slice('sha256:'.length)}.gc`);
+        await mkdir(join(this.layersDir, 'tmp'), { recursive: true, mode: 0o755 });
+        await rename(this.layerDir(diffId), doomed);
+        await rm(doomed, { recursive: true, force: true });
+      }
       return { blobs, layers };
     });
   }
@@ -218,7 +251,10 @@ export class ImageStore {
     await mkdir(temp, { recursive: true, mode: 0o755 });
     try {
       await unpackLayer({ source: this.blobs.open(layer.digest), mediaType: layer.mediaType, target: temp, mode: 'overlay', diffId });
+      // On disk before it gets its name, so that after a crash a layer directory is whole or absent.
+      await run('sync', ['--file-system', temp]);
       await rename(temp, target);
+      await syncDir(this.layersDir);
     } catch (err) {
       await rm(temp, { recursive: true, force: true });
       throw new LayerUnpackError(layer.digest, image, err);
@@ -276,11 +312,48 @@ export class ImageStore {
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => `sha256:${hex}`);
   }
 
+  /** Runs a write after the writes queued before it in this process, holding the store's lock. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    const locked = () => this.locked(fn);
+    const result = this.queue.then(locked, locked);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = await StoreLock.acquire(this.lockDir, this.dir, {
+      owner: this.options.owner ?? 'shoal',
+      timeoutMs: this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      onWait: this.options.onLockWait,
+    });
+    try {
+      await this.removeLeftovers();
+      return await fn();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * What a write that crashed left behind; only called holding the lock, when no write is running.
+   * (The records file's own temporary file is replaced by its next write.)
+   */
+  private async removeLeftovers(): Promise<void> {
+    await this.blobs.removeIngests();
+    await emptyDir(join(this.dir, 'staging'));
+    await emptyDir(join(this.layersDir, 'tmp'));
+  }
+}
+
+async function emptyDir(path: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) await rm(join(path, name), { recursive: true, force: true });
 }
 
 async function isDirectory(path: string): Promise<boolean> {

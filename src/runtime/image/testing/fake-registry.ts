@@ -1,7 +1,8 @@
 /**
  * A fake OCI registry on 127.0.0.1 for unit tests: serves manifests and blobs from memory, can
  * demand bearer tokens from its own fake token endpoint (`/token`), and can inject faults (5xx
- * answers, connections cut mid-body) so that retries and refusals can be tested exactly.
+ * answers, connections cut mid-body, bodies that stop halfway and hang) so that retries, refusals
+ * and a client killed mid-download can be tested exactly.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 export interface Fault {
   /** Applies to requests whose path ends with this (for example a digest or `manifests/latest`). */
   pathEndsWith: string;
-  kind: 'status-503' | 'cut-body' | 'corrupt';
+  kind: 'status-503' | 'cut-body' | 'stall-body' | 'corrupt';
   /** How many requests it applies to; Infinity for all. */
   times: number;
 }
@@ -122,6 +123,11 @@ export class FakeRegistry {
     if (fault?.kind === 'cut-body') {
       // Half the promised bytes, then the connection dies: the client sees a broken body.
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy());
+      return;
+    }
+    if (fault?.kind === 'stall-body') {
+      // Half the promised bytes, then nothing until the registry is closed.
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
       return;
     }
     if (kind === 'blobs') {

@@ -9,10 +9,15 @@
  *   into overlayfs's own: a 0/0 character device for `.wh.NAME`, and the `trusted.overlay.opaque=y`
  *   extended attribute for an opaque directory.
  *
- * Node can neither make device nodes nor set extended attributes, so those few operations run the
- * `mknod` and `setfattr` commands (coreutils and Debian's `attr` package); everything else is
- * done with Node's own calls. Regular files are opened with O_NOFOLLOW|O_EXCL after the old entry
- * is removed, and every parent goes through `ScopedResolver`, so nothing lands outside the root.
+ * Extended attributes from the entries' `SCHILY.xattr.*` records are set after the owner (chown
+ * clears a file capability), and a directory merged into takes exactly the layer's set, as umoci
+ * does; `trusted.overlay.*` belongs to overlayfs, so an image may not set it and clearing keeps it.
+ *
+ * Node can neither make device nodes nor read or set extended attributes, so those few operations
+ * run the `mknod`, `getfattr` and `setfattr` commands (coreutils and Debian's `attr` package);
+ * everything else is done with Node's own calls. Regular files are opened with O_NOFOLLOW|O_EXCL
+ * after the old entry is removed, and every parent goes through `ScopedResolver`, so nothing lands
+ * outside the root.
  * Directory times are set last, deepest first, since adding children changes them.
  */
 import { execFile } from 'node:child_process';
@@ -27,6 +32,7 @@ export type LayerMode = 'flatten' | 'overlay';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+const OVERLAY_XATTRS = 'trusted.overlay.';
 
 const run = promisify(execFile);
 
@@ -47,6 +53,25 @@ async function mknod(path: string, kind: 'c' | 'b' | 'p', mode: number, major = 
   const args = ['-m', mode.toString(8), '--', path, kind];
   if (kind !== 'p') args.push(String(major), String(minor));
   await run('mknod', args);
+}
+
+/** Sets an entry's extended attributes on `path` itself (a symlink is not followed). */
+async function setXattrs(path: string, xattrs: Map<string, Buffer>): Promise<void> {
+  for (const [name, value] of xattrs) {
+    if (name.startsWith(OVERLAY_XATTRS)) continue;
+    const args = ['--no-dereference', '-n', name];
+    if (value.length > 0) args.push('-v', `0x${value.toString('hex')}`);
+    await run('setfattr', [...args, '--', path]);
+  }
+}
+
+/** Removes the extended attributes `path` has, except overlayfs's own. */
+async function clearXattrs(path: string): Promise<void> {
+  const { stdout } = await run('getfattr', ['--no-dereference', '--absolute-names', '--match=-', '--', path]);
+  const names = stdout.split('\n').filter((line) => line !== '' && !line.startsWith('# file: '));
+  for (const name of names) {
+    if (!name.startsWith(OVERLAY_XATTRS)) await run('setfattr', ['--no-dereference', '-x', name, '--', path]);
+  }
 }
 
 export class LayerApplier {
@@ -90,6 +115,7 @@ export class LayerApplier {
         await this.replace(path);
         await symlink(entry.linkpath, path);
         await lchown(path, entry.uid, entry.gid);
+        await setXattrs(path, entry.xattrs);
         await lutimes(path, entry.mtime, entry.mtime);
         break;
       case 'hardlink':
@@ -101,6 +127,7 @@ export class LayerApplier {
         await this.replace(path);
         await mknod(path, entry.type === 'char' ? 'c' : entry.type === 'block' ? 'b' : 'p', entry.mode, entry.devmajor, entry.devminor);
         await this.setOwnerModeTime(path, entry);
+        await setXattrs(path, entry.xattrs);
         break;
     }
     this.written.add(path);
@@ -130,16 +157,19 @@ export class LayerApplier {
 
   private async directory(path: string, entry: TarEntry): Promise<void> {
     const existing = await lstatOrUndefined(path);
-    if (existing?.isDirectory() !== true) {
+    const merged = existing?.isDirectory() === true;
+    if (!merged) {
       const wasWhiteout = this.mode === 'overlay' && existing?.isCharacterDevice() === true && existing.rdev === 0;
       await this.replace(path);
       await mkdir(path, { mode: 0o700 });
       // A directory removed and made again in one layer must not show the lower one's contents.
       if (wasWhiteout) await this.markOpaque(path);
     }
-    // An existing directory is merged into, taking this layer's owner, mode and time.
+    // An existing directory is merged into, taking this layer's owner, mode, xattrs and time.
     await lchown(path, entry.uid, entry.gid);
     await chmod(path, entry.mode);
+    if (merged) await clearXattrs(path);
+    await setXattrs(path, entry.xattrs);
     this.dirTimes.push({ path, mtime: entry.mtime });
   }
 
@@ -154,6 +184,7 @@ export class LayerApplier {
     } finally {
       await file.close();
     }
+    await setXattrs(path, entry.xattrs);
   }
 
   private async hardlink(path: string, entry: TarEntry): Promise<void> {

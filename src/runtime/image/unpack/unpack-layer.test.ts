@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LayerMode } from './apply-layer.js';
 import { UnsafePathError } from './scoped-path.js';
 import { tarArchive, type TestEntry } from './testing/tar-writer.js';
-import { snapshot, type Node } from './testing/tree.js';
+import { inventory, snapshot, type Node } from './testing/tree.js';
 import { unpackLayer } from './unpack-layer.js';
 
 const TAR = 'application/vnd.oci.image.layer.v1.tar';
@@ -174,6 +174,35 @@ describe('unpackLayer', () => {
     await unpack(ours, archive);
     execFileSync('tar', ['--numeric-owner', '-xpf', '-', '-C', theirs], { input: archive });
     expect(await snapshot(ours)).toEqual(await snapshot(theirs));
+  });
+
+  it('sets extended attributes after the owner; a merged directory takes the layer\'s set; overlayfs\'s own are not the image\'s to set', async () => {
+    const xattrs = async (path: string) => (await inventory(work))[path]?.xattrs;
+    // VFS_CAP_REVISION_2, effective, CAP_NET_BIND_SERVICE permitted: chown would clear it.
+    const cap = `\x01\x00\x00\x02\x00\x04\x00\x00${'\x00'.repeat(12)}`;
+    const root = join(work, 'root');
+    await mkdir(root);
+    await unpack(
+      root,
+      tarArchive([
+        dir('d', { pax: { 'SCHILY.xattr.user.a': 'one', 'SCHILY.xattr.user.b': 'two' } }),
+        { path: 'd/capped', content: 'x', uid: 1000, mode: 0o755, pax: { 'SCHILY.xattr.security.capability': cap, 'SCHILY.xattr.user.empty': '' } },
+        { path: 'd/link', type: 'symlink', linkpath: 'capped', pax: { 'SCHILY.xattr.trusted.on-link': 'l' } },
+        { path: 'd/forged', content: 'x', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } },
+      ]),
+    );
+    expect(await xattrs('root/d')).toEqual({ 'user.a': '0x6f6e65', 'user.b': '0x74776f' });
+    expect(await xattrs('root/d/capped')).toEqual({ 'security.capability': `0x${Buffer.from(cap, 'latin1').toString('hex')}`, 'user.empty': '0x' });
+    expect(await xattrs('root/d/link')).toEqual({ 'trusted.on-link': '0x6c' });
+    expect(await xattrs('root/d/forged')).toBeUndefined();
+    await unpack(root, tarArchive([dir('d', { pax: { 'SCHILY.xattr.user.b': 'new' } })]));
+    expect(await xattrs('root/d')).toEqual({ 'user.b': '0x6e6577' });
+
+    // Overlay mode: the opaque marker a whiteout made survives the directory's entry coming after it.
+    const layer = join(work, 'layer');
+    await mkdir(layer);
+    await unpack(layer, tarArchive([{ path: 'o/.wh..wh..opq', content: '' }, dir('o', { pax: { 'SCHILY.xattr.user.c': 'c' } })]), 'overlay');
+    expect(await xattrs('layer/o')).toEqual({ 'trusted.overlay.opaque': '0x79', 'user.c': '0x63' });
   });
 
   it('reports the DiffID and refuses a mismatched one', async () => {
