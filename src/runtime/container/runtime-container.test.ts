@@ -1,7 +1,7 @@
 /**
- * RuntimeContainer with real containers through dist/shim/shoal-runtime (needs root): a busybox
- * rootfs in a temporary directory, overlay roots over it, and the base image pulled from the local
- * registry. Each test starts containers, checks them through their logs and exit files, and every
+ * RuntimeContainer with real containers through dist/shim/shoal-runtime (needs root): every
+ * container runs the base image, pulled once from the local registry (deploy/images) into an image
+ * store, on an overlay root of its own over the image's layers. Each test starts containers, checks them through their logs and exit files, and every
  * container is deleted afterwards (killed first if it still runs), which removes its cgroup too.
  * The cgroups are made under a parent of this run's own, removed at the end, so no run leaves one.
  */
@@ -23,12 +23,15 @@ import { streamText } from './logs.js';
 import { buildOciConfig, renderOciConfig } from './oci/build-config.js';
 import { defaultRuntimePath, RuntimeContainer, type ContainerExit } from './runtime-container.js';
 import { readJsonLogStrictly } from './testing/json-log.js';
-import { makeBusyboxRootfs } from './testing/rootfs.js';
 
 const runtimePath = defaultRuntimePath();
 const shimSources = join(REPO_ROOT, 'src', 'runtime', 'shim');
 let work: string;
-let rootfs: string;
+let registry: LocalRegistry | undefined;
+/** The base image's layer directories, top first as overlayfs wants them (the store lists them bottom first). */
+let baseLayers: string[];
+/** The base image's environment (its PATH). */
+let baseEnv: string[];
 let root: string;
 let count = 0;
 const started: RuntimeContainer[] = [];
@@ -43,9 +46,13 @@ beforeAll(async () => {
     throw new Error(`${runtimePath} is missing or older than its sources: run 'bash src/runtime/shim/build.sh'`);
   }
   work = await mkdtemp(join(tmpdir(), 'shoal-runtime-container-'));
-  rootfs = join(work, 'rootfs');
   root = join(work, 'state');
-  makeBusyboxRootfs(rootfs);
+  registry = await LocalRegistry.start();
+  await registry.pushBaseImage('1.0');
+  const store = new ImageStore(join(work, 'node-state'), { client: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }) });
+  const image = await store.pull(`${registry.host}/busybox:1.0`);
+  baseLayers = [...image.layerDirs].reverse();
+  baseEnv = image.config.env;
 });
 
 afterEach(async () => {
@@ -56,15 +63,22 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await registry?.stop();
   await removeTestCgroups(cgroupParent);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 const opts = () => ({ runtimePath, root });
 
+/** A fresh overlay root named `name` over the base image, with `above` as extra layers on top. */
+function imageRoot(name: string, above: string[] = []): Pick<ContainerSpec, 'rootfs' | 'overlay'> {
+  const dir = join(work, `root-${name}`);
+  return { rootfs: join(dir, 'rootfs'), overlay: { lower: [...above, ...baseLayers], upper: join(dir, 'upper'), work: join(dir, 'work') } };
+}
+
 async function start(spec: Partial<ContainerSpec> & { args: string[] }): Promise<RuntimeContainer> {
   const id = `c${++count}`;
-  const c = await RuntimeContainer.run(id, join(work, `bundle-${id}`), { rootfs, env: ['PATH=/bin'], cgroupsPath: cgroupsPath(id), ...spec }, opts());
+  const c = await RuntimeContainer.run(id, join(work, `bundle-${id}`), { ...imageRoot(id), env: baseEnv, cgroupsPath: cgroupsPath(id), ...spec }, opts());
   started.push(c);
   return c;
 }
@@ -174,7 +188,9 @@ describe('RuntimeContainer', () => {
   it('passes the container no file descriptor but its stdio, even ones its starter leaked', async () => {
     const bundle = join(work, 'bundle-fds');
     await mkdir(bundle);
-    const spec: ContainerSpec = { rootfs, env: ['PATH=/bin'], args: ['sh', '-c', 'ls /proc/1/fd; true'], log: { path: join(bundle, 'log') }, cgroupsPath: cgroupsPath('fds-1') };
+    const layered = imageRoot('fds-1');
+    for (const dir of [layered.rootfs, layered.overlay!.upper, layered.overlay!.work]) await mkdir(dir, { recursive: true });
+    const spec: ContainerSpec = { ...layered, env: baseEnv, args: ['sh', '-c', 'ls /proc/1/fd; true'], log: { path: join(bundle, 'log') }, cgroupsPath: cgroupsPath('fds-1') };
     writeFileSync(join(bundle, 'config.json'), renderOciConfig(buildOciConfig(spec)));
     const leaked = openSync('/etc/hostname', 'r');
     try {
@@ -194,7 +210,7 @@ describe('RuntimeContainer', () => {
   });
 
   it('creates a container that waits for start', async () => {
-    const spec: ContainerSpec = { rootfs, env: ['PATH=/bin'], args: ['echo', 'started'], cgroupsPath: cgroupsPath('created-1') };
+    const spec: ContainerSpec = { ...imageRoot('created-1'), env: ['PATH=/bin'], args: ['echo', 'started'], cgroupsPath: cgroupsPath('created-1') };
     const c = await RuntimeContainer.create('created-1', join(work, 'bundle-created'), spec, opts());
     started.push(c);
     expect((await c.state()).status).toBe('created');
@@ -340,7 +356,7 @@ describe('RuntimeContainer', () => {
     const helper = join(REPO_ROOT, 'dist', 'src', 'runtime', 'container', 'testing', 'start-and-exit.js');
     if (!existsSync(helper)) throw new Error(`${helper} is missing: run 'npm run build' first`);
     const id = 'restart-1';
-    const spec: ContainerSpec = { rootfs, env: ['PATH=/bin'], args: ['sh', '-c', 'echo up; sleep 30'], cgroupsPath: cgroupsPath(id) };
+    const spec: ContainerSpec = { ...imageRoot(id), env: ['PATH=/bin'], args: ['sh', '-c', 'echo up; sleep 30'], cgroupsPath: cgroupsPath(id) };
     const result = spawnSync(process.execPath, [helper, id, join(work, 'bundle-restart'), JSON.stringify(spec), runtimePath, root], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -365,24 +381,23 @@ describe('RuntimeContainer', () => {
     const top = join(work, 'layer-top');
     await mkdir(join(top, 'etc'), { recursive: true });
     writeFileSync(join(top, 'etc', 'greeting'), 'from the top layer\n');
-    const dir = join(work, 'overlay-1');
-    const overlay = { lower: [top, rootfs], upper: join(dir, 'upper'), work: join(dir, 'work') };
+    const layered = imageRoot('overlay-1', [top]);
+    const overlay = layered.overlay!;
     const mountsBefore = readFileSync('/proc/self/mountinfo', 'utf8');
+    const inBase = (path: string): boolean => baseLayers.some((layer) => existsSync(join(layer, path)));
+    expect(inBase('bin/true')).toBe(true);
 
-    const { out, exitCode } = await run('cat /etc/greeting; echo changed > /etc/greeting; echo new > /new; rm /bin/true; ls /bin/true 2>&1; cat /etc/greeting', {
-      rootfs: join(dir, 'rootfs'),
-      overlay,
-    });
+    const { out, exitCode } = await run('cat /etc/greeting; echo changed > /etc/greeting; echo new > /new; rm /bin/true; ls /bin/true 2>&1; cat /etc/greeting', layered);
     expect(exitCode).toBe(0);
     expect(out).toBe('from the top layer\nls: /bin/true: No such file or directory\nchanged\n');
     expect(await readFile(join(overlay.upper, 'new'), 'utf8')).toBe('new\n');
     expect(await readFile(join(overlay.upper, 'etc', 'greeting'), 'utf8')).toBe('changed\n');
     expect(statSync(join(overlay.upper, 'bin', 'true')).isCharacterDevice()).toBe(true); // a whiteout
     expect(await readFile(join(top, 'etc', 'greeting'), 'utf8')).toBe('from the top layer\n');
-    expect(existsSync(join(rootfs, 'new'))).toBe(false);
-    expect(existsSync(join(rootfs, 'bin', 'true'))).toBe(true);
+    expect(inBase('new')).toBe(false);
+    expect(inBase('bin/true')).toBe(true);
     // Mounted inside the container's mount namespace only: the host sees nothing of it.
-    expect(readdirSync(join(dir, 'rootfs'))).toEqual([]);
+    expect(readdirSync(layered.rootfs)).toEqual([]);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mountsBefore);
   });
 
@@ -392,10 +407,7 @@ describe('RuntimeContainer', () => {
     await mkdir(join(users, 'etc'), { recursive: true });
     writeFileSync(join(users, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600:app:/home/app:/bin/sh\n');
     writeFileSync(join(users, 'etc', 'group'), 'root:x:0:\napp:x:1600:\nstaff:x:50:other,app\n');
-    const layered = (name: string): Pick<ContainerSpec, 'rootfs' | 'overlay'> => {
-      const dir = join(work, name);
-      return { rootfs: join(dir, 'rootfs'), overlay: { lower: [users, rootfs], upper: join(dir, 'upper'), work: join(dir, 'work') } };
-    };
+    const layered = (name: string): Pick<ContainerSpec, 'rootfs' | 'overlay'> => imageRoot(name, [users]);
 
     const named = await run('id -u; id -g; id -G; id -un', { ...layered('users-1'), user: 'app' });
     expect(named).toMatchObject({ exitCode: 0, out: '1500\n1600\n1600 50\napp\n' });
@@ -413,41 +425,21 @@ describe('RuntimeContainer', () => {
 
   it('refuses an id the runtime would take for an option', async () => {
     const bundle = join(work, 'bundle-dash');
-    await expect(RuntimeContainer.run('-x', bundle, { rootfs, args: ['true'] }, opts())).rejects.toThrow('invalid container id "-x"');
+    await expect(RuntimeContainer.run('-x', bundle, { ...imageRoot('dash'), args: ['true'] }, opts())).rejects.toThrow('invalid container id "-x"');
     expect(existsSync(bundle)).toBe(false);
     expect(RuntimeContainer.attach('--help', opts())).toBeUndefined();
   });
-});
 
-describe('RuntimeContainer with the base image from the local registry', () => {
-  let registry: LocalRegistry;
-  beforeAll(async () => {
-    registry = await LocalRegistry.start();
-    await registry.pushBaseImage('1.0');
-  });
-  afterAll(async () => {
-    await registry?.stop();
-  });
-
-  it('runs the pulled image on an overlay of its layers, with its environment', async () => {
-    const store = new ImageStore(join(work, 'node-state'), { client: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }) });
-    const image = await store.pull(`${registry.host}/busybox:1.0`);
-    const dir = join(work, 'image-container');
-    // The store lists layers bottom first; overlayfs wants the top first.
-    const overlay = { lower: [...image.layerDirs].reverse(), upper: join(dir, 'upper'), work: join(dir, 'work') };
-    const { out, exitCode } = await run('echo $PATH; cat /etc/hostname; id -un; touch /made-here; ls /', {
-      rootfs: join(dir, 'rootfs'),
-      overlay,
-      env: image.config.env,
-      cwd: image.config.workingDir || '/',
-    });
+  it("runs with the image's own environment, writing only to its upper directory", async () => {
+    const layered = imageRoot('image-env');
+    const { out, exitCode } = await run('echo $PATH; cat /etc/hostname; id -un; touch /made-here; ls /', { ...layered, env: baseEnv });
     expect(exitCode).toBe(0);
     const [path, hostname, user, ...listing] = out.trim().split('\n');
     expect(path).toBe('/usr/sbin:/usr/bin:/sbin:/bin');
     expect(hostname).toBe('shoal');
     expect(user).toBe('root');
     expect(listing).toEqual(expect.arrayContaining(['bin', 'etc', 'made-here', 'proc', 'sys', 'dev', 'tmp']));
-    expect(existsSync(join(overlay.upper, 'made-here'))).toBe(true);
-    for (const layer of image.layerDirs) expect(existsSync(join(layer, 'made-here'))).toBe(false);
+    expect(existsSync(join(layered.overlay!.upper, 'made-here'))).toBe(true);
+    for (const layer of baseLayers) expect(existsSync(join(layer, 'made-here'))).toBe(false);
   });
 });

@@ -109,6 +109,25 @@ static void loopback_up(void) {
   close(fd);
 }
 
+/*
+ * The working directory is made when the image lacks it, as Docker does for a WORKDIR: after
+ * pivot_root, so "/" is the container's and a symlink on the way cannot lead out, and while still
+ * root. A read-only root leaves it to chdir to say what is wrong.
+ */
+static void make_cwd(void) {
+  char path[PATH_MAX];
+  if (strlen(spec->cwd) >= sizeof path) fail("cwd %s: %s", spec->cwd, strerror(ENAMETOOLONG));
+  strcpy(path, spec->cwd);
+  for (char *slash = path + 1;; slash++) {
+    bool end = *slash == '\0';
+    if (!end && *slash != '/') continue;
+    *slash = '\0';
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) return;
+    if (end) return;
+    *slash = '/';
+  }
+}
+
 /* ---- paths inside the root ---- */
 
 static int root_fd = -1;
@@ -524,6 +543,7 @@ int container_main(void *arg) {
   enter_root();
   if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
     fail("sethostname: %s", strerror(errno));
+  make_cwd();
   if (chdir(spec->cwd) < 0) fail("cwd %s: %s", spec->cwd, strerror(errno));
   const char *program = find_program();
   take_identity();
