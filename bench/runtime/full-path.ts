@@ -61,7 +61,7 @@ export async function benchFullPath(
       args: FULL_PATH_COMMAND,
       env: image.config.env,
       cwd: image.config.workingDir || '/',
-      netns: `/run/netns/${netns}`,
+      network: { join: `/run/netns/${netns}` },
       log: { path: join(dir, 'container.log') },
       cgroupsPath: `${resources.cgroupParent}/${id}`,
     };

@@ -1,6 +1,7 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseFakeConfig } from './fake-config.js';
-import { parseWorkerFlags, UsageError } from './flags.js';
+import { defaultRuntimeRoot, parseWorkerFlags, UsageError } from './flags.js';
 
 const required = ['--join', '127.0.0.1:4242', '--state-dir', '/tmp/w'];
 
@@ -11,7 +12,9 @@ describe('shoal worker flags', () => {
       managers: ['127.0.0.1:4242'],
       joinToken: undefined,
       stateDir: '/tmp/w',
-      executor: 'fake',
+      executor: 'runtime',
+      runtimeRoot: defaultRuntimeRoot('/tmp/w'),
+      cgroupParent: `/shoal/${hostname()}`,
       fakeConfigFile: undefined,
       labels: {},
       hostname: undefined,
@@ -36,6 +39,13 @@ describe('shoal worker flags', () => {
     });
   });
 
+  it('gives each worker its own runtime root, and its containers a cgroup parent named after the node', () => {
+    expect(defaultRuntimeRoot('/var/lib/shoal/w1')).toMatch(/^\/run\/shoal\/[0-9a-f]{12}\/runtime$/);
+    expect(defaultRuntimeRoot('/var/lib/shoal/w1')).not.toBe(defaultRuntimeRoot('/var/lib/shoal/w2'));
+    expect(parseWorkerFlags([...required, '--hostname', 'w1'])).toMatchObject({ cgroupParent: '/shoal/w1' });
+    expect(parseWorkerFlags([...required, '--runtime-root', '/run/r', '--cgroup-parent', '/mine/w'])).toMatchObject({ runtimeRoot: '/run/r', cgroupParent: '/mine/w' });
+  });
+
   it('takes the join token from --token, else from SHOAL_JOIN_TOKEN', () => {
     expect(parseWorkerFlags([...required, '--token', 'SHTKN-flag'], { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-flag' });
     expect(parseWorkerFlags(required, { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-env' });
@@ -43,7 +53,10 @@ describe('shoal worker flags', () => {
   });
 
   it('refuses what it cannot use', () => {
-    for (const extra of [['--executor', 'runc'], ['--log-level', 'loud'], ['--label', '=x'], ['--hostname', ''], ['--token', ''], ['stray']]) {
+    for (const extra of [
+      ['--executor', 'runc'], ['--log-level', 'loud'], ['--label', '=x'], ['--hostname', ''], ['--token', ''], ['stray'],
+      ['--fake-config', '/etc/fake.json'], ['--runtime-root', ''], ['--cgroup-parent', '/a/../b'], ['--cgroup-parent', ''],
+    ]) {
       expect(() => parseWorkerFlags([...required, ...extra])).toThrow(UsageError);
     }
     expect(() => parseWorkerFlags(['--join', 'nohost', '--state-dir', '/w'])).toThrow(/expected HOST:PORT/);

@@ -1,4 +1,7 @@
 /** `shoal worker` flags → what runWorker needs. */
+import { createHash } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isHostPort } from '../../src/common/host-port.js';
 
@@ -17,9 +20,15 @@ Options:
                                 (default: $SHOAL_JOIN_TOKEN)
       --state-dir DIR           Where the node's certificate, assignments and task states are
                                 kept (required)
-      --executor NAME           What runs tasks. Only "fake" exists until the container runtime
-                                lands: a SIMULATION running each task as a plain sleep process,
-                                with no image, isolation or resource limits (default fake)
+      --executor NAME           What runs tasks: "runtime", real containers from the tasks'
+                                images with shoal-runtime (needs root), or "fake", a SIMULATION
+                                running each task as a plain sleep process, with no image,
+                                isolation or resource limits (default runtime)
+      --runtime-root DIR        shoal-runtime's state directory, on a tmpfs so that a reboot
+                                forgets containers that no longer exist; one per worker
+                                (default /run/shoal/<hash of the state directory>/runtime)
+      --cgroup-parent PATH      The cgroup every container goes under, as PATH/<task id>
+                                (default /shoal/<hostname>)
       --fake-config FILE        JSON timings and failure modes for the fake executor
                                 (see cmd/worker/README.md)
       --label KEY=VALUE         A label of this node, for engine.labels constraints (repeatable)
@@ -34,7 +43,9 @@ export interface WorkerFlags {
   /** Undefined when neither --token nor SHOAL_JOIN_TOKEN was given. */
   joinToken: string | undefined;
   stateDir: string;
-  executor: 'fake';
+  executor: 'runtime' | 'fake';
+  runtimeRoot: string;
+  cgroupParent: string;
   fakeConfigFile: string | undefined;
   labels: Record<string, string>;
   hostname: string | undefined;
@@ -55,7 +66,9 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
         join: { type: 'string', multiple: true },
         token: { type: 'string' },
         'state-dir': { type: 'string' },
-        executor: { type: 'string', default: 'fake' },
+        executor: { type: 'string', default: 'runtime' },
+        'runtime-root': { type: 'string' },
+        'cgroup-parent': { type: 'string' },
         'fake-config': { type: 'string' },
         label: { type: 'string', multiple: true },
         hostname: { type: 'string' },
@@ -74,18 +87,26 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
   if (joinToken !== undefined && joinToken.trim() === '') throw new UsageError('--token must not be empty');
   const stateDir = values['state-dir'];
   if (!stateDir) throw new UsageError('--state-dir is required');
-  if (values.executor !== 'fake') throw new UsageError(`--executor ${values.executor}: only "fake" exists for now`);
+  const executor = values.executor;
+  if (executor !== 'runtime' && executor !== 'fake') throw new UsageError(`--executor ${executor}: use runtime or fake`);
+  if (executor !== 'fake' && values['fake-config'] !== undefined) throw new UsageError('--fake-config needs --executor fake');
+  const runtimeRoot = values['runtime-root'] ?? defaultRuntimeRoot(stateDir);
+  if (runtimeRoot === '') throw new UsageError('--runtime-root must not be empty');
   const logLevel = values['log-level'];
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel}: use trace, debug, info, warn or error`);
   }
   if (values.hostname === '') throw new UsageError('--hostname must not be empty');
+  const cgroupParent = values['cgroup-parent'] ?? `/shoal/${values.hostname ?? osHostname()}`;
+  if (cgroupParent === '' || cgroupParent.split('/').includes('..')) throw new UsageError(`--cgroup-parent ${cgroupParent}: expected a cgroup path without '..'`);
   return {
     help: false,
     managers,
     joinToken: joinToken?.trim(),
     stateDir,
-    executor: 'fake',
+    executor,
+    runtimeRoot,
+    cgroupParent,
     fakeConfigFile: values['fake-config'],
     labels: parseLabels(values.label ?? []),
     hostname: values.hostname,
@@ -106,4 +127,12 @@ function parseLabels(items: string[]): Record<string, string> {
 
 function checkHostPort(flag: string, address: string): void {
   if (!isHostPort(address)) throw new UsageError(`${flag} ${address}: expected HOST:PORT`);
+}
+
+/**
+ * Where shoal-runtime keeps its state for the worker on `stateDir`: under /run, which a reboot
+ * empties as it ends the containers, and named after the state directory, which no two workers share.
+ */
+export function defaultRuntimeRoot(stateDir: string): string {
+  return `/run/shoal/${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12)}/runtime`;
 }

@@ -4,11 +4,14 @@
  * for the next start to take up) or until the managers say this node was removed from the cluster
  * (its tasks are stopped; exit 1). Logs are pino JSON on stderr.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
+import type { Executor } from '../../src/agent/executor.js';
 import { FakeExecutor } from '../../src/agent/fake-executor.js';
+import { RuntimeExecutor } from '../../src/agent/runtime-executor/runtime-executor.js';
+import { defaultRuntimePath } from '../../src/runtime/container/index.js';
 import { FakeConfigError, parseFakeConfig, type FakeConfig } from './fake-config.js';
 import { parseWorkerFlags, usage, UsageError, type WorkerFlags } from './flags.js';
 
@@ -31,7 +34,13 @@ export async function runWorker(argv: string[]): Promise<number> {
   }
 
   const logger = pino({ name: 'shoal-worker', level: flags.logLevel }, pino.destination(2));
-  const executor = new FakeExecutor({ ...fakeConfig, stateDir: join(flags.stateDir, 'fake-executor') });
+  let executor: Executor & { close?: () => void };
+  try {
+    executor = makeExecutor(flags, fakeConfig);
+  } catch (err) {
+    process.stderr.write(`shoal worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
   let agent: Agent;
   try {
     agent = await Agent.start({
@@ -49,7 +58,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     return 1;
   }
 
-  return new Promise<number>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'worker: stop requested; tasks keep running');
       agent.stop().then(
@@ -67,6 +76,27 @@ export async function runWorker(argv: string[]): Promise<number> {
       process.stderr.write(`shoal worker: ${end.message}\n`);
       resolve(1);
     });
+  });
+  // The containers go on; their healthchecks' timers would keep this process alive.
+  executor.close?.();
+  return code;
+}
+
+/**
+ * The runtime executor (the default) needs root and the shoal-runtime binary; both are checked
+ * before the node joins, so a worker that could run nothing never becomes a node.
+ */
+function makeExecutor(flags: WorkerFlags, fakeConfig: FakeConfig): Executor & { close?: () => void } {
+  if (flags.executor === 'fake') return new FakeExecutor({ ...fakeConfig, stateDir: join(flags.stateDir, 'fake-executor') });
+  if (process.getuid?.() !== 0) throw new Error('the runtime executor runs containers and needs root (--executor fake simulates them)');
+  const runtimePath = defaultRuntimePath();
+  if (!existsSync(runtimePath)) throw new Error(`${runtimePath} not found: build it with 'make build' (or bash src/runtime/shim/build.sh)`);
+  return new RuntimeExecutor({
+    stateDir: join(flags.stateDir, 'containers'),
+    imageStateDir: flags.stateDir,
+    runtimeRoot: flags.runtimeRoot,
+    runtimePath,
+    cgroupParent: flags.cgroupParent,
   });
 }
 

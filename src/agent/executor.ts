@@ -1,6 +1,7 @@
 /**
- * The Executor: what the agent asks of whatever runs tasks on this node. The container runtime
- * (src/runtime) will implement it; FakeExecutor (fake-executor.ts) simulates it with plain processes.
+ * The Executor: what the agent asks of whatever runs tasks on this node. RuntimeExecutor
+ * (runtime-executor/) runs them as containers on the container runtime (src/runtime);
+ * FakeExecutor (fake-executor.ts) simulates it with plain processes.
  *
  * The agent's task controller (task-controller.ts) calls at most one of prepare, start, shutdown and
  * remove at a time for a given task, and never calls a later step before an earlier one succeeded.
@@ -30,14 +31,23 @@ export interface TaskInspection {
   pid?: number;
   /** Set once the task has exited and its exit code is known. */
   exitCode?: number;
+  /** It exited because the kernel killed it for exceeding its memory limit. */
+  oomKilled?: boolean;
 }
+
+/**
+ * Receives what a long prepare is doing, as one line for the task's status message (e.g.
+ * "pulling 127.0.0.1:5000/busybox: 2/3 layers, 1.2 MB"). Callers may get many; only the newest matters.
+ */
+export type PrepareProgress = (message: string) => void;
 
 export interface Executor {
   /**
-   * Gets everything ready to start the task (image, filesystem, network) without starting it.
+   * Gets everything ready to start the task (image, filesystem, network) without starting it,
+   * telling `progress` what it is doing when that takes a while (an image pull).
    * Throws if the task can never run here (e.g. its image does not exist); the task is rejected.
    */
-  prepare(task: Task): Promise<void>;
+  prepare(task: Task, progress?: PrepareProgress): Promise<void>;
 
   /**
    * Starts the prepared task's process and resolves once it runs. Throws if it could not be

@@ -78,7 +78,7 @@ describe('nextAction', () => {
 describe('exitError', () => {
   it('names the exit code, out-of-memory kills, and lost exits', () => {
     expect(exitError({ exitCode: 137 })).toBe('task failed: exit code 137');
-    expect(exitError({ exitCode: 137, oomKilled: true })).toBe('task failed: out of memory (exit code 137)');
+    expect(exitError({ exitCode: 137, oomKilled: true })).toBe('task failed: exit code 137 (out of memory)');
     expect(exitError({ exitCode: -1, error: 'the executor has no record of it' })).toBe('task failed: the executor has no record of it');
   });
 });
@@ -183,6 +183,20 @@ describe('TaskController', () => {
     expect(states().filter((s) => s === 'FAILED')).toHaveLength(1);
   });
 
+  it('shows the progress of a long prepare as the PREPARING message, then moves on', async () => {
+    const { controller, executor, reports } = setup();
+    executor.progressOf.set('t1', ['pulling app:1', 'pulling app:1: 1/2 layers, 1.2 MB', 'pulling app:1: 1/2 layers, 1.2 MB']);
+    const release = executor.hold('prepare', 't1');
+    controller.start();
+    await settle();
+    const preparing = reports.filter((r) => r.state === S.TASK_STATE_PREPARING).map((r) => r.message);
+    expect(preparing).toEqual(['preparing', 'pulling app:1', 'pulling app:1: 1/2 layers, 1.2 MB']);
+    expect(controller.currentStatus.message).toBe('pulling app:1: 1/2 layers, 1.2 MB');
+    release();
+    await settle();
+    expect(reports.at(-1)).toMatchObject({ state: S.TASK_STATE_RUNNING, message: 'started' });
+  });
+
   it('stops a task told to shut down mid-prepare once prepare returns, without starting it', async () => {
     const { controller, executor, states } = setup();
     const release = executor.hold('prepare', 't1');
@@ -265,6 +279,13 @@ describe('TaskController', () => {
       controller.start();
       await settle();
       expect(reports.at(-1)).toMatchObject({ state: S.TASK_STATE_FAILED, exitCode: 2, err: 'task failed: exit code 2' });
+
+      const oom = new ScriptedExecutor();
+      oom.adopt('t1', 4242, { exitCode: 137, oomKilled: true });
+      const killed = setup(task(), { state: S.TASK_STATE_RUNNING }, oom);
+      killed.controller.start();
+      await settle();
+      expect(killed.reports.at(-1)).toMatchObject({ state: S.TASK_STATE_FAILED, exitCode: 137, err: 'task failed: exit code 137 (out of memory)' });
     });
 
     it('reports SHUTDOWN for a process that ended meanwhile when it was wanted down', async () => {

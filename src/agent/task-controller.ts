@@ -5,7 +5,8 @@
  *   ASSIGNED → ACCEPTED → PREPARING → READY → STARTING → RUNNING → COMPLETE | FAILED
  *                            └→ REJECTED (prepare failed)      any state → SHUTDOWN (told to stop)
  *
- * A desired state of READY prepares the task without starting it. A task with a healthcheck stays
+ * A desired state of READY prepares the task without starting it; while it prepares, the executor's
+ * progress (an image pull) is the PREPARING status's message. A task with a healthcheck stays
  * STARTING until its first healthy verdict, and fails once unhealthy. A desired state past RUNNING
  * stops it (with its stop grace period) and reports SHUTDOWN. Once the task leaves the node's
  * assignments it is stopped if need be and removed from the executor.
@@ -65,7 +66,7 @@ export function nextAction(v: ControllerView): ControllerAction {
 /** The err a task that exited by itself reports (docker's wording, with the exit code). */
 export function exitError(exit: TaskExit): string {
   if (exit.error) return `task failed: ${exit.error}`;
-  if (exit.oomKilled) return `task failed: out of memory (exit code ${exit.exitCode})`;
+  if (exit.oomKilled) return `task failed: exit code ${exit.exitCode} (out of memory)`;
   return `task failed: exit code ${exit.exitCode}`;
 }
 
@@ -200,7 +201,7 @@ export class TaskController {
     }
     if (state > TaskState.TASK_STATE_RUNNING) return;
     if (info?.exitCode !== undefined) {
-      this.exited({ exitCode: info.exitCode });
+      this.exited({ exitCode: info.exitCode, oomKilled: info.oomKilled });
     } else if (state >= TaskState.TASK_STATE_STARTING) {
       // It was started, and nothing of its process is left to tell how it ended.
       this.exited({ exitCode: -1, error: info ? 'its process is gone and its exit code is unknown' : 'the executor has no record of it' });
@@ -209,13 +210,26 @@ export class TaskController {
 
   private async prepare(): Promise<void> {
     if (this.status.state < TaskState.TASK_STATE_PREPARING) this.advance(TaskState.TASK_STATE_PREPARING, { message: 'preparing' });
+    // The executor may call back after prepare settled (a stray progress event): ignored then.
+    let preparing = true;
     try {
-      await this.deps.executor.prepare(this.task);
+      await this.deps.executor.prepare(this.task, (message) => {
+        if (preparing) this.progress(message);
+      });
     } catch (err) {
       this.advance(TaskState.TASK_STATE_REJECTED, { message: 'rejected', err: `task rejected: ${messageOf(err)}` });
       return;
+    } finally {
+      preparing = false;
     }
     this.advance(TaskState.TASK_STATE_READY, { message: 'prepared' });
+  }
+
+  /** A new status message while PREPARING (pull progress): same state, new message and time. */
+  private progress(message: string): void {
+    if (this.closed || this.status.state !== TaskState.TASK_STATE_PREPARING || message === this.status.message) return;
+    this.status = { ...this.status, message, timestamp: this.deps.now() };
+    this.deps.report(this.id, this.status);
   }
 
   private async startProcess(): Promise<void> {

@@ -4,7 +4,7 @@
  * a task's "process" (exit) or set its health.
  */
 import { HealthState, type Task } from '../../../proto/gen/objects.js';
-import type { Executor, TaskExit, TaskInspection } from '../executor.js';
+import type { Executor, PrepareProgress, TaskExit, TaskInspection } from '../executor.js';
 
 interface FakeProcess {
   pid: number;
@@ -20,6 +20,8 @@ export class ScriptedExecutor implements Executor {
   /** Calls that throw this message, by "method taskId"; each entry is used once. */
   readonly failures = new Map<string, string>();
   readonly healthOf = new Map<string, HealthState>();
+  /** Progress messages prepare gives, by task id, before it waits on a hold or fails. */
+  readonly progressOf = new Map<string, string[]>();
   private readonly processes = new Map<string, FakeProcess>();
   private readonly holds = new Map<string, { released: Promise<void>; release: () => void }>();
   private nextPid = 1000;
@@ -50,7 +52,8 @@ export class ScriptedExecutor implements Executor {
     return p !== undefined && p.exit === undefined;
   }
 
-  async prepare(task: Task): Promise<void> {
+  async prepare(task: Task, progress?: PrepareProgress): Promise<void> {
+    for (const message of this.progressOf.get(idOf(task)) ?? []) progress?.(message);
     await this.enter('prepare', task);
   }
 
@@ -88,7 +91,8 @@ export class ScriptedExecutor implements Executor {
     const p = this.processes.get(taskId);
     if (!p) return undefined;
     if (!p.exit) return { running: true, pid: p.pid };
-    return p.exit.exitCode >= 0 ? { running: false, pid: p.pid, exitCode: p.exit.exitCode } : { running: false, pid: p.pid };
+    if (p.exit.exitCode < 0) return { running: false, pid: p.pid };
+    return p.exit.oomKilled ? { running: false, pid: p.pid, exitCode: p.exit.exitCode, oomKilled: true } : { running: false, pid: p.pid, exitCode: p.exit.exitCode };
   }
 
   private enter(method: Method, task: Task, suffix = ''): Promise<string> {

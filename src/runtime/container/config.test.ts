@@ -15,7 +15,7 @@ describe('containerSpecProblems', () => {
         cwd: '/srv',
         user: 'app:1000',
         groups: [10, 20],
-        netns: '/run/netns/n1',
+        network: { join: '/run/netns/n1' },
         stopSignal: 'usr1',
         stopTimeoutSeconds: 0,
         log: { path: '/c/log', maxSizeBytes: 1024, maxFiles: 3 },

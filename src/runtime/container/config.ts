@@ -52,8 +52,12 @@ export interface ContainerSpec {
   user?: string;
   /** Supplementary groups on top of the user's own, as Docker's --group-add with gids. */
   groups?: number[];
-  /** A network namespace to join (e.g. /run/netns/NAME); the host's network otherwise. */
-  netns?: string;
+  /**
+   * 'none' (the default): a network namespace of its own with only loopback, up, as Docker's
+   * `--network none`; { join: path }: a prepared one to join (e.g. /run/netns/NAME); 'host': the
+   * host's network, no isolation.
+   */
+  network?: 'none' | 'host' | { join: string };
   /** What a stop sends first: a name (`TERM`, `SIGUSR1`) or number; SIGTERM by default. */
   stopSignal?: number | string;
   /** Seconds between the stop signal and SIGKILL; 10 by default, as Docker. */
@@ -132,7 +136,10 @@ export function containerSpecProblems(spec: ContainerSpec): string[] {
   const userProblem = spec.user === undefined ? undefined : userSpecProblem(spec.user);
   if (userProblem) bad('user', userProblem);
   (spec.groups ?? []).forEach((g, i) => integer(`groups[${i}]`, g, 0, MAX_ID));
-  absolute('netns', spec.netns);
+  if (typeof spec.network === 'object') absolute('network.join', spec.network.join);
+  else if (spec.network !== undefined && spec.network !== 'none' && spec.network !== 'host') {
+    bad('network', `must be 'none', 'host' or { join: path }, not ${JSON.stringify(spec.network)}`);
+  }
   if (spec.stopSignal !== undefined && signalNumber(spec.stopSignal) === undefined) bad('stopSignal', `unknown signal ${JSON.stringify(spec.stopSignal)}`);
   integer('stopTimeoutSeconds', spec.stopTimeoutSeconds, 0);
 

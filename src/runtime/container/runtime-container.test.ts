@@ -171,9 +171,16 @@ describe('RuntimeContainer', () => {
     expect(procs!.split(' ').sort()).toEqual(['/proc/1', '/proc/2']);
   });
 
+  it("has a network of its own with only loopback, up, unless it asks for the host's", async () => {
+    const own = await run("ip -o link show | cut -d' ' -f2,3");
+    expect(own.out).toBe('lo: <LOOPBACK,UP,LOWER_UP>\n');
+    const host = await run('ls /sys/class/net', { network: 'host' });
+    expect(host.out.split(/\s+/).filter(Boolean).sort()).toEqual(readdirSync('/sys/class/net').sort());
+  });
+
   it('joins the given network namespace', async () => {
     await withNetns(async (netns) => {
-      const { out } = await run('ls /sys/class/net; tail -n +3 /proc/net/dev | cut -d: -f1', { netns });
+      const { out } = await run('ls /sys/class/net; tail -n +3 /proc/net/dev | cut -d: -f1', { network: { join: netns } });
       expect(out.split(/\s+/).filter(Boolean)).toEqual(['lo', 'lo']);
     });
   });
@@ -277,12 +284,12 @@ describe('RuntimeContainer', () => {
 
   it("keeps only Docker's default capabilities: creating a network device fails unless NET_ADMIN is added", async () => {
     await withNetns(async (netns) => {
-      const dropped = await run('grep CapEff /proc/self/status; ip link add x0 type bridge', { netns });
+      const dropped = await run('grep CapEff /proc/self/status; ip link add x0 type bridge', { network: { join: netns } });
       expect(dropped.out).toBe('CapEff:\t00000000a80425fb\n');
       expect(dropped.exitCode).not.toBe(0);
       expect(dropped.err).toMatch(/Operation not permitted/);
 
-      const added = await run('ip link add x0 type bridge && ip -o link show x0', { netns, capAdd: ['NET_ADMIN'] });
+      const added = await run('ip link add x0 type bridge && ip -o link show x0', { network: { join: netns }, capAdd: ['NET_ADMIN'] });
       expect(added.exitCode).toBe(0);
       expect(added.out).toMatch(/^\d+: x0: /);
     });

@@ -38,7 +38,9 @@ describe('buildOciConfig', () => {
     expect(config.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
     expect(config.mounts.find((m) => m.destination === '/sys/fs/cgroup')?.options).toContain('ro');
 
-    expect(config.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
+    // A network of its own by default, as Docker's --network none; the host's only when asked for.
+    expect(config.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }]);
+    expect(buildOciConfig({ ...base, network: 'host' }).linux.namespaces.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount']);
     expect(config.linux.maskedPaths).toEqual(expect.arrayContaining(['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware']));
     expect(config.linux.readonlyPaths).toEqual(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
     expect(config.linux.resources).toBeUndefined();
@@ -55,7 +57,7 @@ describe('buildOciConfig', () => {
       cwd: '/srv',
       user: 'app',
       groups: [10, 20],
-      netns: '/run/netns/n1',
+      network: { join: '/run/netns/n1' },
       readOnlyRootfs: true,
       noNewPrivileges: true,
       memoryBytes: 64 << 20,

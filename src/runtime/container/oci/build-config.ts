@@ -102,6 +102,12 @@ function rlimit(u: { name: string; soft: number; hard: number }): OciRlimit {
   return { type: `RLIMIT_${u.name.toUpperCase()}`, soft: value(u.soft), hard: value(u.hard) };
 }
 
+/** The network entry of linux.namespaces: none for the host's network, one without a path for a new one. */
+function networkNamespace(network: NonNullable<ContainerSpec['network']>): OciLinux['namespaces'] {
+  if (network === 'host') return [];
+  return [network === 'none' ? { type: 'network' } : { type: 'network', path: network.join }];
+}
+
 function buildLinux(spec: ContainerSpec, options: BuildOptions): OciLinux {
   const linux: OciLinux = {
     namespaces: [
@@ -109,7 +115,7 @@ function buildLinux(spec: ContainerSpec, options: BuildOptions): OciLinux {
       { type: 'ipc' },
       { type: 'uts' },
       { type: 'mount' },
-      ...(spec.netns !== undefined ? [{ type: 'network' as const, path: spec.netns }] : []),
+      ...networkNamespace(spec.network ?? 'none'),
     ],
     maskedPaths: [...MASKED_PATHS],
     readonlyPaths: [...READONLY_PATHS],

@@ -1,0 +1,240 @@
+/**
+ * RuntimeExecutor with real containers (needs root): the base image pulled from a local registry,
+ * containers run by dist/shim/shoal-runtime under a cgroup parent of this test's own, every task
+ * removed after its test and the parent removed at the end, so nothing is left: no container, no
+ * process, no cgroup, no directory.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HealthState, Task, type ContainerSpec as TaskContainerSpec, type Resources } from '../../../proto/gen/objects.js';
+import { newId } from '../../common/ids.js';
+import { readTextIfExists } from '../../common/read-if-exists.js';
+import { isAlive } from '../../common/proc-stat.js';
+import { cgroupDirs, readCgroupLayout } from '../../runtime/cgroups/index.js';
+import { removeTestCgroups, testCgroupName } from '../../runtime/cgroups/testing/test-cgroups.js';
+import { defaultRuntimePath, RuntimeContainer, type ContainerSpec } from '../../runtime/container/index.js';
+import { RegistryClient } from '../../runtime/image/registry-client.js';
+import { LocalRegistry } from '../../runtime/image/testing/local-registry.js';
+import { waitFor } from '../../../test/support/wait-for.js';
+import { REPO_ROOT } from '../../../test/support/daemon-process.js';
+import { exitError } from '../task-controller.js';
+import { RuntimeExecutor, type RuntimeExecutorOptions } from './runtime-executor.js';
+
+const runtimePath = defaultRuntimePath();
+const cgroupName = testCgroupName();
+let registry: LocalRegistry;
+let work: string;
+let options: RuntimeExecutorOptions;
+let executor: RuntimeExecutor;
+let image: string;
+const tasks: Task[] = [];
+
+beforeAll(async () => {
+  // `make test` builds it; a missing or stale binary would test the wrong program.
+  const shim = join(REPO_ROOT, 'src', 'runtime', 'shim');
+  const sources = readdirSync(shim).filter((f) => /\.[ch]$/.test(f));
+  if (!existsSync(runtimePath) || sources.some((f) => statSync(join(shim, f)).mtimeMs > statSync(runtimePath).mtimeMs)) {
+    throw new Error(`${runtimePath} is missing or older than its sources: run 'bash src/runtime/shim/build.sh'`);
+  }
+  registry = await LocalRegistry.start();
+  await registry.pushBaseImage('1.0');
+  image = `${registry.host}/busybox:1.0`;
+  work = await mkdtemp(join(tmpdir(), 'shoal-runtime-executor-'));
+  options = {
+    stateDir: join(work, 'containers'),
+    imageStateDir: join(work, 'node'),
+    runtimeRoot: join(work, 'run', 'shoal', 'runtime'), // the runtime makes only the last directory
+    cgroupParent: `/${cgroupName}/node-1`,
+    registry: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }),
+    pollMs: 20,
+  };
+  executor = new RuntimeExecutor(options);
+});
+
+afterEach(async () => {
+  // A failed assertion must not leave a container behind.
+  for (const t of tasks.splice(0)) await executor.remove(t);
+});
+
+afterAll(async () => {
+  executor?.close();
+  await removeTestCgroups(cgroupName);
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function task(container: Partial<TaskContainerSpec>, limits?: Partial<Resources>): Task {
+  const t = Task.fromPartial({
+    meta: { id: newId() },
+    spec: { container: { image, ...container }, ...(limits ? { resources: { limits } } : {}) },
+  });
+  tasks.push(t);
+  return t;
+}
+
+async function started(t: Task): Promise<number> {
+  await executor.prepare(t);
+  await executor.start(t);
+  const info = await executor.inspect(t.meta!.id);
+  expect(info).toMatchObject({ running: true });
+  return info!.pid!;
+}
+
+const logOf = async (t: Task): Promise<string> =>
+  ((await readTextIfExists(join(options.stateDir, t.meta!.id, 'container.log'))) ?? '')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (JSON.parse(line) as { log: string }).log)
+    .join('');
+
+describe('RuntimeExecutor', () => {
+  it('pulls the image with progress, runs the task with the image’s settings under the service’s, and reports its exit code', async () => {
+    const t = task({ args: ['sh', '-c', 'echo "$HOSTNAME $(hostname) $(pwd) $GREETING $PATH"; exit 3'], env: ['GREETING=hello'], dir: '/tmp' });
+    const progress: string[] = [];
+    await executor.prepare(t, (message) => progress.push(message));
+    expect(progress[0]).toBe(`pulling ${image}`);
+    expect(progress.at(-2)).toMatch(new RegExp(`^pulling ${image.replace(/\./g, '\\.')}: 1/1 layers, [0-9.]+ [kM]B$`));
+    expect(progress.at(-1)).toBe(`unpacking ${image}: 1/1 layers`);
+    await executor.start(t);
+    expect(await executor.wait(t)).toEqual({ exitCode: 3 });
+    const host = t.meta!.id.slice(0, 12);
+    expect(await logOf(t)).toBe(`${host} ${host} /tmp hello /usr/sbin:/usr/bin:/sbin:/bin\n`);
+    expect(await executor.inspect(t.meta!.id)).toMatchObject({ running: false, exitCode: 3 });
+    expect(await executor.health(t)).toBe(HealthState.HEALTH_STATE_NONE);
+
+    // A second task of the image does not pull it again; without a command it runs the image's
+    // Cmd, /bin/sh, which ends at once on its empty input.
+    const again = task({});
+    const quiet: string[] = [];
+    await executor.prepare(again, (message) => quiet.push(message));
+    expect(quiet).toEqual([]);
+    await executor.start(again);
+    expect(await executor.wait(again)).toEqual({ exitCode: 0 });
+  });
+
+  it('runs the task as the user it names, looked up in the image', async () => {
+    const t = task({ args: ['sh', '-c', 'id -u; id -g'], user: 'nobody' });
+    await started(t);
+    expect(await executor.wait(t)).toEqual({ exitCode: 0 });
+    expect(await logOf(t)).toBe('65534\n65534\n');
+  });
+
+  it('is idempotent: preparing, starting and inspecting again find the same container', async () => {
+    const t = task({ args: ['sleep', '1000'] });
+    const pid = await started(t);
+    await executor.prepare(t);
+    await executor.start(t);
+    expect(await executor.inspect(t.meta!.id)).toEqual({ running: true, pid });
+    await executor.shutdown(t, 200);
+    await executor.shutdown(t, 200);
+    expect(await executor.inspect(t.meta!.id)).toMatchObject({ running: false, pid, exitCode: 137 });
+  });
+
+  it('completes a start that was interrupted after the container was created', async () => {
+    const t = task({ args: ['sh', '-c', 'exit 5'] });
+    await executor.prepare(t);
+    const id = t.meta!.id;
+    const { spec } = JSON.parse(await readFile(join(options.stateDir, id, 'task.json'), 'utf8')) as { spec: ContainerSpec };
+    const created = await RuntimeContainer.create(id, join(options.stateDir, id), spec, { runtimePath, root: options.runtimeRoot });
+    await executor.start(t);
+    expect(await executor.wait(t)).toEqual({ exitCode: 5 });
+    expect(await executor.inspect(id)).toMatchObject({ running: false, pid: created.initPid, exitCode: 5 });
+  });
+
+  it('reports a task killed for exceeding its memory limit as out of memory', async () => {
+    // tail keeps the whole "line" of /dev/zero in memory.
+    const t = task({ args: ['tail', '/dev/zero'] }, { memoryBytes: 8 * 1024 * 1024 });
+    await started(t);
+    const exit = await executor.wait(t);
+    expect(exit).toEqual({ exitCode: 137, oomKilled: true });
+    expect(exitError(exit)).toBe('task failed: exit code 137 (out of memory)');
+    expect(await executor.inspect(t.meta!.id)).toMatchObject({ running: false, exitCode: 137, oomKilled: true });
+  });
+
+  it('stops a task with its stop signal, and SIGKILLs one that ignores it once the grace period is over', async () => {
+    // Each says when its trap is set: a signal before that would find no handler, which the
+    // container's init (pid 1 in its namespace) ignores.
+    const polite = task({ args: ['sh', '-c', 'trap "exit 7" USR1; echo ready; while :; do sleep 0.05; done'], stopSignal: 'SIGUSR1' });
+    await started(polite);
+    await waitFor('the trap', async () => (await logOf(polite)).includes('ready'));
+    await executor.shutdown(polite, 30_000);
+    expect(await executor.wait(polite)).toEqual({ exitCode: 7 });
+
+    const stubborn = task({ args: ['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'] });
+    await started(stubborn);
+    await waitFor('the trap', async () => (await logOf(stubborn)).includes('ready'));
+    const before = Date.now();
+    await executor.shutdown(stubborn, 300);
+    expect(Date.now() - before).toBeGreaterThanOrEqual(300);
+    expect(await executor.wait(stubborn)).toEqual({ exitCode: 137 });
+  });
+
+  it('removes everything a task had: its container, processes, cgroup and files', async () => {
+    const t = task({ args: ['sh', '-c', 'sleep 1000 & sleep 1000'] });
+    const pid = await started(t);
+    const id = t.meta!.id;
+    const cgroups = cgroupDirs(await readCgroupLayout(), `${options.cgroupParent}/${id}`).map((c) => c.dir);
+    expect(cgroups.filter((dir) => existsSync(dir))).not.toEqual([]);
+    await executor.shutdown(t, 200);
+    await executor.remove(t);
+    await executor.remove(t);
+    expect(isAlive(pid)).toBe(false);
+    expect(cgroups.filter((dir) => existsSync(dir))).toEqual([]);
+    expect(existsSync(join(options.stateDir, id))).toBe(false);
+    expect(existsSync(join(options.runtimeRoot, id))).toBe(false);
+    expect(await executor.inspect(id)).toBeUndefined();
+  });
+
+  it('turns a task with a healthcheck healthy once its check passes', async () => {
+    const t = task({
+      args: ['sh', '-c', 'sleep 0.3; touch /tmp/ready; sleep 1000'],
+      healthcheck: { test: ['CMD-SHELL', 'test -f /tmp/ready'], intervalMs: 100, timeoutMs: 5_000, retries: 1, startPeriodMs: 0 },
+    });
+    await started(t);
+    expect(await executor.health(t)).toBe(HealthState.HEALTH_STATE_STARTING);
+    await waitFor('healthy', async () => (await executor.health(t)) === HealthState.HEALTH_STATE_HEALTHY);
+    await executor.shutdown(t, 200);
+  });
+
+  it('is found running, with the same pid, by a new executor on the same directories, which checks its health anew', async () => {
+    const t = task({
+      args: ['sleep', '1000'],
+      healthcheck: { test: ['CMD', 'true'], intervalMs: 100, timeoutMs: 5_000, retries: 1, startPeriodMs: 0 },
+    });
+    const pid = await started(t);
+    await waitFor('healthy', async () => (await executor.health(t)) === HealthState.HEALTH_STATE_HEALTHY);
+
+    const restarted = new RuntimeExecutor(options);
+    try {
+      expect(await restarted.inspect(t.meta!.id)).toEqual({ running: true, pid });
+      expect(await restarted.health(t)).toBe(HealthState.HEALTH_STATE_STARTING);
+      await waitFor('healthy again', async () => (await restarted.health(t)) === HealthState.HEALTH_STATE_HEALTHY);
+      await restarted.shutdown(t, 200);
+      expect(await executor.wait(t)).toEqual({ exitCode: 137 });
+    } finally {
+      restarted.close();
+    }
+  });
+
+  it('keeps the layers of its tasks from the image store’s gc until they are removed', async () => {
+    const t = task({ args: ['true'] });
+    await executor.prepare(t);
+    const { layerDirs } = await executor.images.get(image);
+    await executor.images.remove(image);
+    expect((await executor.images.gc()).layers).toEqual([]);
+    expect(layerDirs.every((dir) => existsSync(dir))).toBe(true);
+    await executor.remove(t);
+    expect((await executor.images.gc()).layers).toHaveLength(layerDirs.length);
+    expect(layerDirs.some((dir) => existsSync(dir))).toBe(false);
+  });
+
+  it('refuses to prepare a task whose image the registry does not have', async () => {
+    const t = task({ image: `${registry.host}/busybox:nope` });
+    await expect(executor.prepare(t)).rejects.toMatchObject({ message: `image not found: ${registry.host}/busybox:nope` });
+    expect(existsSync(join(options.stateDir, t.meta!.id))).toBe(false);
+    expect(await executor.inspect(t.meta!.id)).toBeUndefined();
+  });
+});
