@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -80,6 +80,25 @@ describe('shoal image', () => {
     expect(removed.out.match(/^Deleted: sha256:[a-f0-9]{64}$/gm)).toHaveLength(4); // manifest, config, layer blob, layer directory
     expect(await readdir(join(state, 'images/blobs/sha256'))).toEqual([]);
     expect((await shoalImage('ls', '--state-dir', state)).out).toMatch(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE\n$/);
+  });
+
+  it("rm spares the layers a worker's container runs on, and deletes them once no container does", async () => {
+    const state = join(work, 'state-in-use');
+    const ref = `${registry.host}/busybox:1.0`;
+    expect((await shoalImage('pull', '--state-dir', state, ref)).code).toBe(0);
+    const [layer] = await readdir(join(state, 'images/layers'));
+    // What the worker's RuntimeExecutor records for each task (src/agent/runtime-executor).
+    const taskDir = join(state, 'containers', 'task1');
+    await mkdir(taskDir, { recursive: true });
+    await writeFile(join(taskDir, 'task.json'), JSON.stringify({ taskId: 'task1', image: { reference: ref, id: 'x', diffIds: [`sha256:${layer}`] }, spec: {} }));
+
+    expect((await shoalImage('rm', '--state-dir', state, ref)).code).toBe(0);
+    expect(await readdir(join(state, 'images/layers'))).toContain(layer);
+
+    await rm(taskDir, { recursive: true });
+    expect((await shoalImage('pull', '--state-dir', state, ref)).code).toBe(0);
+    expect((await shoalImage('rm', '--state-dir', state, ref)).code).toBe(0);
+    expect(await readdir(join(state, 'images/layers'))).not.toContain(layer);
   });
 
   it('load reads a docker save archive and says what it loaded', async () => {

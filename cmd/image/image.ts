@@ -17,6 +17,7 @@ import { renderTable, shortId } from '../cli/table.js';
 import { ago, formatBytes } from '../cli/units.js';
 import { CorruptArchiveError, UnknownArchiveFormatError } from '../../src/runtime/image/archive/read-archive.js';
 import { ImagePullError } from '../../src/runtime/image/errors.js';
+import { layersInUse } from '../../src/agent/runtime-executor/runtime-executor.js';
 import { ImageConfigError } from '../../src/runtime/image/image-config.js';
 import { ImageStore, LayerUnpackError, NoSuchImageError, type StoredImage } from '../../src/runtime/image/image-store.js';
 import { ImageStoreBusyError } from '../../src/runtime/image/store-lock.js';
@@ -36,6 +37,8 @@ async function withStore<T>(ctx: CommandContext, command: string, fn: (store: Im
   const stateDir = ctx.flags.string('state-dir') ?? DEFAULT_STATE_DIR;
   const store = new ImageStore(stateDir, {
     owner: `shoal image ${command}`,
+    // The worker's containers run on layers of this store: gc here must spare them as the worker's does.
+    inUse: () => layersInUse(join(stateDir, 'containers')),
     onLockWait: (holder) => ctx.io.err.write(`Waiting for the image store ${join(stateDir, 'images')}, in use by pid ${holder.pid} (${holder.owner})\n`),
   });
   try {
