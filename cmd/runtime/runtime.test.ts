@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { removeTestCgroups, testCgroupName } from '../../src/runtime/cgroups/testing/test-cgroups.js';
 import { defaultRuntimePath } from '../../src/runtime/container/runtime-container.js';
 import { makeBusyboxRootfs } from '../../src/runtime/container/testing/rootfs.js';
 import { runRuntime } from './runtime.js';
@@ -50,13 +51,24 @@ describe('shoal runtime with the real runtime (needs root and dist/shim/shoal-ru
     const root = join(dir, 'state');
     makeBusyboxRootfs(join(bundle, 'rootfs'));
     expect(await runRuntime(['spec', '--bundle', bundle])).toBe(0);
-    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { root: { path: string }; process: { args: string[] } };
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+      root: { path: string };
+      process: { args: string[] };
+      linux: { cgroupsPath?: string };
+    };
     expect(config.root.path).toBe('rootfs');
     config.process.args = ['sh', '-c', 'exit 4'];
+    // Under a parent of the test's own, removed after: the default /shoal/<id> would stay behind.
+    const cgroupParent = testCgroupName();
+    config.linux.cgroupsPath = `/${cgroupParent}/cli-1`;
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
 
-    expect(await runRuntime(['--root', root, 'run', '--bundle', bundle, 'cli-1'])).toBe(4);
-    // A foreground run is deleted when it ends, as with runc.
-    expect(existsSync(join(root, 'cli-1'))).toBe(false);
+    try {
+      expect(await runRuntime(['--root', root, 'run', '--bundle', bundle, 'cli-1'])).toBe(4);
+      // A foreground run is deleted when it ends, as with runc.
+      expect(existsSync(join(root, 'cli-1'))).toBe(false);
+    } finally {
+      await removeTestCgroups(cgroupParent);
+    }
   });
 });
