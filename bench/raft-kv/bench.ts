@@ -29,6 +29,8 @@ interface LevelResult extends WriteLoadResult {
   fsyncsPerWrite: { leader: number; cluster: number } | null;
   /** Server CPU time per committed write (ms): the leader's, and the three members' together. */
   cpuMsPerWrite: { leader: number; cluster: number } | null;
+  /** The load generator's own CPU time per committed write (ms): it shares the machine's cores. */
+  clientCpuMsPerWrite: number;
 }
 
 interface TargetResult {
@@ -53,6 +55,7 @@ async function benchTarget(flavor: Flavor, settings: Settings, progress: (line: 
       const leader = await cluster.waitForSettled();
       const before = await fsyncCounts(cluster);
       const cpuBefore = cpuTimes(cluster);
+      const clientCpuBefore = process.cpuUsage();
       const load = await runWriteLoad({
         endpoint: leader.clientAddress,
         concurrency,
@@ -63,6 +66,7 @@ async function benchTarget(flavor: Flavor, settings: Settings, progress: (line: 
         requestTimeoutMs: REQUEST_TIMEOUT_MS,
       });
       const cpuAfter = cpuTimes(cluster);
+      const clientCpu = process.cpuUsage(clientCpuBefore);
       const after = await fsyncCounts(cluster);
       const perWrite = (b: Record<string, number> | null, a: Record<string, number> | null, digits: number) =>
         b && a && load.writes > 0
@@ -71,7 +75,12 @@ async function benchTarget(flavor: Flavor, settings: Settings, progress: (line: 
               cluster: round((sum(a) - sum(b)) / load.writes, digits),
             }
           : null;
-      writes.push({ ...load, fsyncsPerWrite: perWrite(before, after, 3), cpuMsPerWrite: perWrite(cpuBefore, cpuAfter, 3) });
+      writes.push({
+        ...load,
+        fsyncsPerWrite: perWrite(before, after, 3),
+        cpuMsPerWrite: perWrite(cpuBefore, cpuAfter, 3),
+        clientCpuMsPerWrite: load.writes > 0 ? round((clientCpu.user + clientCpu.system) / 1000 / load.writes, 3) : 0,
+      });
       progress(`${flavor}: ${concurrency} clients: ${load.writesPerSec} writes/s, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms`);
     }
 
