@@ -74,7 +74,10 @@ export interface Executor {
 
   /**
    * The task's health as its healthcheck last found it: NONE without a healthcheck, STARTING until
-   * the first verdict (or during the start period), then HEALTHY or UNHEALTHY.
+   * the first verdict (or during the start period), then HEALTHY or UNHEALTHY. The healthcheck is
+   * the one that runs, the spec's merged with the image's own; the agent asks as soon as `start`
+   * resolves (or `inspect` finds the task running) and takes NONE to mean the task has none, so a
+   * task with one must never be NONE from then on.
    */
   health(task: Task): Promise<HealthState>;
 

@@ -127,6 +127,19 @@ describe('FakeExecutor (a simulation: plain sleep processes, no isolation)', () 
     expect(await e.health(sick)).toBe(HealthState.HEALTH_STATE_UNHEALTHY);
   });
 
+  it('runs an image’s own healthcheck when the spec names none, and none when the spec says NONE', async () => {
+    let now = 1_000_000;
+    const { executor: e } = executor({ now: () => now, healthyAfterMs: 100, behaviours: [{ image: 'checked:1', healthcheck: true }] });
+    const own = task('checked:1');
+    await started(e, own);
+    expect(await e.health(own)).toBe(HealthState.HEALTH_STATE_STARTING);
+    now += 100;
+    expect(await e.health(own)).toBe(HealthState.HEALTH_STATE_HEALTHY);
+    const disabled = task('checked:1', { spec: { container: { image: 'checked:1', healthcheck: { test: ['NONE'] } } } } as Partial<Task>);
+    await started(e, disabled);
+    expect(await e.health(disabled)).toBe(HealthState.HEALTH_STATE_NONE);
+  });
+
   it('stops waiting when told to, leaving the process running', async () => {
     const { executor: e } = executor();
     const t = task();

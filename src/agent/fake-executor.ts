@@ -12,6 +12,8 @@
  *
  * Failure modes are chosen per image (FakeBehaviour): refuse to prepare or to start, exit with a
  * code after some time, turn unhealthy after some time, ignore SIGTERM (so shutdown needs SIGKILL).
+ * An image may also declare a healthcheck of its own, which tasks run unless their spec names
+ * another or NONE (docker's rule, as RuntimeExecutor merges them).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -19,7 +21,6 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { HealthState, type Task } from '../../proto/gen/objects.js';
-import { hasHealthcheck } from '../manager/orchestrator/task.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Executor, TaskExit, TaskInspection } from './executor.js';
 import { isAlive, readProcStat } from '../common/proc-stat.js';
@@ -36,6 +37,8 @@ export interface FakeBehaviour {
   exitAfterMs?: number;
   /** ... with this exit code (default 0: the task completes). */
   exitCode?: number;
+  /** The image declares a HEALTHCHECK: its tasks have one even when their spec names none. */
+  healthcheck?: boolean;
   /** A task with a healthcheck turns unhealthy this long after it started. */
   unhealthyAfterMs?: number;
   /** The process ignores SIGTERM, so a shutdown has to wait out the grace period and SIGKILL it. */
@@ -173,7 +176,7 @@ export class FakeExecutor implements Executor {
   }
 
   async health(task: Task): Promise<HealthState> {
-    if (!hasHealthcheck(task.spec)) return HealthState.HEALTH_STATE_NONE;
+    if (!runsHealthcheck(task, this.behaviourOf(task))) return HealthState.HEALTH_STATE_NONE;
     const record = this.readRecord(taskIdOf(task));
     if (!record) return HealthState.HEALTH_STATE_STARTING;
     const now = this.now();
@@ -267,6 +270,12 @@ export class FakeExecutor implements Executor {
 
 function taskIdOf(task: Task): string {
   return task.meta?.id ?? '';
+}
+
+/** The spec's healthcheck test if it gives one (["NONE"] disables), else the image's. */
+function runsHealthcheck(task: Task, behaviour: FakeBehaviour | undefined): boolean {
+  const test = task.spec?.container?.healthcheck?.test ?? [];
+  return test.length > 0 ? test[0] !== 'NONE' : behaviour?.healthcheck === true;
 }
 
 function imageOf(task: Task): string {

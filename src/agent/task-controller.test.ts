@@ -183,6 +183,52 @@ describe('TaskController', () => {
     expect(states().filter((s) => s === 'FAILED')).toHaveLength(1);
   });
 
+  it('gates a task on the healthcheck the executor runs, though its spec names none (the image’s own)', async () => {
+    const { controller, executor, clock, states, reports } = setup(task('img'));
+    executor.healthOf.set('img', HealthState.HEALTH_STATE_STARTING);
+    controller.start();
+    await settle();
+    expect(reports.at(-1)).toMatchObject({ state: S.TASK_STATE_STARTING, health: HealthState.HEALTH_STATE_STARTING, pid: 1000 });
+    clock.advance(100);
+    await settle();
+    expect(states().at(-1)).toBe('STARTING');
+    executor.healthOf.set('img', HealthState.HEALTH_STATE_HEALTHY);
+    clock.advance(100);
+    await settle();
+    expect(reports.at(-1)).toMatchObject({ state: S.TASK_STATE_RUNNING, message: 'started', health: HealthState.HEALTH_STATE_HEALTHY });
+    expect(states()).toEqual(['ACCEPTED', 'PREPARING', 'READY', 'STARTING', 'STARTING', 'RUNNING']);
+
+    const sick = setup(task('sick'));
+    sick.executor.healthOf.set('sick', HealthState.HEALTH_STATE_STARTING);
+    sick.controller.start();
+    await settle();
+    sick.executor.healthOf.set('sick', HealthState.HEALTH_STATE_UNHEALTHY);
+    sick.clock.advance(100);
+    await settle();
+    expect(sick.states()).not.toContain('RUNNING');
+    expect(sick.reports.at(-1)).toMatchObject({ state: S.TASK_STATE_FAILED, err: 'task failed: unhealthy container' });
+    expect(sick.executor.isRunning('sick')).toBe(false);
+  });
+
+  it('asks for health as soon as the process runs: healthy already or without a check, RUNNING at once', async () => {
+    const t = task('h', { spec: { container: { image: 'app:1', healthcheck } } } as Partial<Task>);
+    const healthy = setup(t);
+    healthy.executor.healthOf.set('h', HealthState.HEALTH_STATE_HEALTHY);
+    healthy.controller.start();
+    await settle();
+    expect(healthy.reports.at(-1)).toMatchObject({ state: S.TASK_STATE_RUNNING, health: HealthState.HEALTH_STATE_HEALTHY });
+
+    // The executor's word over the spec's: NONE means no check runs (nothing left to poll).
+    const unchecked = setup(t);
+    unchecked.controller.start();
+    await settle();
+    expect(unchecked.reports.at(-1)).toMatchObject({ state: S.TASK_STATE_RUNNING, health: HealthState.HEALTH_STATE_NONE });
+    unchecked.executor.healthOf.set('h', HealthState.HEALTH_STATE_UNHEALTHY);
+    unchecked.clock.advance(1_000);
+    await settle();
+    expect(unchecked.states().at(-1)).toBe('RUNNING');
+  });
+
   it('shows the progress of a long prepare as the PREPARING message, then moves on', async () => {
     const { controller, executor, reports } = setup();
     executor.progressOf.set('t1', ['pulling app:1', 'pulling app:1: 1/2 layers, 1.2 MB', 'pulling app:1: 1/2 layers, 1.2 MB']);
@@ -270,6 +316,20 @@ describe('TaskController', () => {
       expect(states()).toEqual(['STARTING', 'RUNNING']);
       expect(reports.at(-1)?.pid).toBe(4242);
       expect(executor.calls).toEqual([]);
+    });
+
+    it('keeps an adopted process with a healthcheck STARTING until the executor finds it healthy', async () => {
+      const executor = new ScriptedExecutor();
+      executor.adopt('t1', 4242);
+      executor.healthOf.set('t1', HealthState.HEALTH_STATE_STARTING);
+      const { controller, clock, states } = setup(task(), { state: S.TASK_STATE_READY }, executor);
+      controller.start();
+      await settle();
+      expect(states()).toEqual(['STARTING', 'STARTING']);
+      executor.healthOf.set('t1', HealthState.HEALTH_STATE_HEALTHY);
+      clock.advance(100);
+      await settle();
+      expect(states()).toEqual(['STARTING', 'STARTING', 'RUNNING']);
     });
 
     it('reports how a process that ended meanwhile exited', async () => {

@@ -6,8 +6,10 @@
  *                            └→ REJECTED (prepare failed)      any state → SHUTDOWN (told to stop)
  *
  * A desired state of READY prepares the task without starting it; while it prepares, the executor's
- * progress (an image pull) is the PREPARING status's message. A task with a healthcheck stays
- * STARTING until its first healthy verdict, and fails once unhealthy. A desired state past RUNNING
+ * progress (an image pull) is the PREPARING status's message. Whether the task has a healthcheck is
+ * the executor's word, asked as soon as the process runs (`health`: NONE means none), since only it
+ * knows the check that runs: the spec's, or the image's own HEALTHCHECK (docker's rule). A task with
+ * one stays STARTING until its first healthy verdict, and fails once unhealthy. A desired state past RUNNING
  * stops it (with its stop grace period) and reports SHUTDOWN. Once the task leaves the node's
  * assignments it is stopped if need be and removed from the executor.
  *
@@ -18,7 +20,6 @@
 import { HealthState, TaskState, type Task, type TaskStatus } from '../../proto/gen/objects.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import { hasHealthcheck } from '../manager/orchestrator/task.js';
 import { stopGraceMs, type Executor, type TaskExit } from './executor.js';
 
 export interface TaskControllerDeps {
@@ -29,7 +30,7 @@ export interface TaskControllerDeps {
   /** Wall clock for status timestamps. */
   now: () => number;
   logger: Logger;
-  /** How often the executor is asked for a healthchecked task's health. */
+  /** How often the executor is asked for a health-checked task's health. */
   healthPollMs: number;
   /** Pause before retrying a shutdown or removal the executor failed. */
   retryMs: number;
@@ -196,7 +197,7 @@ export class TaskController {
       if (state > TaskState.TASK_STATE_RUNNING) return; // A finished task's leftover process: stopped next.
       this.deps.logger.info({ taskId: this.id, pid: info.pid }, 'agent: re-attached to a running task');
       if (state < TaskState.TASK_STATE_STARTING) this.advance(TaskState.TASK_STATE_STARTING, { message: 'starting', pid: info.pid ?? 0 });
-      this.started(info.pid);
+      await this.started(info.pid);
       return;
     }
     if (state > TaskState.TASK_STATE_RUNNING) return;
@@ -233,8 +234,7 @@ export class TaskController {
   }
 
   private async startProcess(): Promise<void> {
-    const healthStarting = hasHealthcheck(this.task.spec) ? HealthState.HEALTH_STATE_STARTING : HealthState.HEALTH_STATE_NONE;
-    this.advance(TaskState.TASK_STATE_STARTING, { message: 'starting', health: healthStarting });
+    this.advance(TaskState.TASK_STATE_STARTING, { message: 'starting' });
     try {
       await this.deps.executor.start(this.task);
     } catch (err) {
@@ -246,17 +246,16 @@ export class TaskController {
     const info = await this.deps.executor.inspect(this.id);
     if (this.closed) return;
     this.watchExit();
-    this.started(info?.pid);
+    await this.started(info?.pid);
   }
 
-  /** The process runs: RUNNING now, or once healthy when the task has a healthcheck. */
-  private started(pid: number | undefined): void {
+  /**
+   * The process runs: RUNNING now if the executor says it has no healthcheck, else once healthy.
+   * Asked at once, so a task without one (or already healthy) does not wait a poll period.
+   */
+  private async started(pid: number | undefined): Promise<void> {
     if (pid !== undefined && pid !== this.status.pid) this.status = { ...this.status, pid };
-    if (hasHealthcheck(this.task.spec)) {
-      this.scheduleHealth();
-      return;
-    }
-    this.advance(TaskState.TASK_STATE_RUNNING, { message: 'started' });
+    await this.checkHealth();
   }
 
   private async stop(): Promise<void> {
@@ -349,12 +348,14 @@ export class TaskController {
       this.kick(); // Stops the unhealthy process.
       return;
     }
-    if (this.status.state === TaskState.TASK_STATE_STARTING && health === HealthState.HEALTH_STATE_HEALTHY) {
+    const state = this.status.state;
+    if (state === TaskState.TASK_STATE_STARTING && (health === HealthState.HEALTH_STATE_HEALTHY || health === HealthState.HEALTH_STATE_NONE)) {
       this.advance(TaskState.TASK_STATE_RUNNING, { message: 'started', health });
-    } else if (this.status.state === TaskState.TASK_STATE_RUNNING && health !== this.status.health) {
-      this.advance(TaskState.TASK_STATE_RUNNING, { message: this.status.message, health });
+    } else if (health !== this.status.health) {
+      this.advance(state, { message: this.status.message, health });
     }
-    this.scheduleHealth();
+    // Without a healthcheck there is nothing to watch.
+    if (health !== HealthState.HEALTH_STATE_NONE) this.scheduleHealth();
   }
 
   /** Gives the task a new status, if it says something new; never a state behind the current one. */

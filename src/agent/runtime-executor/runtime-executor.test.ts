@@ -9,18 +9,22 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HealthState, Task, type ContainerSpec as TaskContainerSpec, type Resources } from '../../../proto/gen/objects.js';
+import { HealthState, Task, TaskState, TaskStatus, type ContainerSpec as TaskContainerSpec, type Resources } from '../../../proto/gen/objects.js';
+import { systemClock } from '../../common/clock.js';
 import { newId } from '../../common/ids.js';
+import { silentLogger } from '../../common/logger.js';
 import { readTextIfExists } from '../../common/read-if-exists.js';
 import { isAlive } from '../../common/proc-stat.js';
 import { cgroupDirs, readCgroupLayout } from '../../runtime/cgroups/index.js';
 import { removeTestCgroups, testCgroupName } from '../../runtime/cgroups/testing/test-cgroups.js';
 import { defaultRuntimePath, RuntimeContainer, type ContainerSpec } from '../../runtime/container/index.js';
 import { RegistryClient } from '../../runtime/image/registry-client.js';
+import { OCI_MANIFEST } from '../../runtime/image/media-types.js';
 import { LocalRegistry } from '../../runtime/image/testing/local-registry.js';
+import { pushBlob, pushManifest } from '../../runtime/image/testing/push.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { REPO_ROOT } from '../../../test/support/daemon-process.js';
-import { exitError } from '../task-controller.js';
+import { exitError, TaskController } from '../task-controller.js';
 import { RuntimeExecutor, type RuntimeExecutorOptions } from './runtime-executor.js';
 
 const runtimePath = defaultRuntimePath();
@@ -81,6 +85,24 @@ async function started(t: Task): Promise<number> {
   const info = await executor.inspect(t.meta!.id);
   expect(info).toMatchObject({ running: true });
   return info!.pid!;
+}
+
+/**
+ * The base image again, as `busybox:TAG` whose config declares `healthcheck` (docker's
+ * `Healthcheck` field: durations in nanoseconds): the same layers, a new config and manifest.
+ */
+async function pushImageWithHealthcheck(tag: string, healthcheck: Record<string, unknown>): Promise<string> {
+  const get = async (path: string, accept = '*/*'): Promise<Buffer> => {
+    const response = await fetch(`http://${registry.host}/v2/busybox/${path}`, { headers: { accept } });
+    if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
+    return Buffer.from(await response.arrayBuffer());
+  };
+  const manifest = JSON.parse((await get('manifests/1.0', OCI_MANIFEST)).toString('utf8')) as { config: { mediaType: string; digest: string } };
+  const config = JSON.parse((await get(`blobs/${manifest.config.digest}`)).toString('utf8')) as { config?: Record<string, unknown> };
+  const withCheck = Buffer.from(JSON.stringify({ ...config, config: { ...config.config, Healthcheck: healthcheck } }));
+  const digest = await pushBlob(registry.host, 'busybox', withCheck);
+  await pushManifest(registry.host, 'busybox', { ...manifest, config: { ...manifest.config, digest, size: withCheck.length } }, OCI_MANIFEST, tag);
+  return `${registry.host}/busybox:${tag}`;
 }
 
 const logOf = async (t: Task): Promise<string> =>
@@ -197,6 +219,53 @@ describe('RuntimeExecutor', () => {
     expect(await executor.health(t)).toBe(HealthState.HEALTH_STATE_STARTING);
     await waitFor('healthy', async () => (await executor.health(t)) === HealthState.HEALTH_STATE_HEALTHY);
     await executor.shutdown(t, 200);
+  });
+
+  it('keeps a task of an image with its own HEALTHCHECK STARTING until the check passes, then RUNNING; NONE in the spec turns it off', async () => {
+    const checked = await pushImageWithHealthcheck('1.0-healthcheck', { Test: ['CMD-SHELL', 'test -f /tmp/ready'], Interval: 100e6, Timeout: 5e9, StartPeriod: 60e9, Retries: 1 });
+    const run = (t: Task): { reports: TaskStatus[]; controller: TaskController } => {
+      const reports: TaskStatus[] = [];
+      const controller = new TaskController({ ...t, desiredState: TaskState.TASK_STATE_RUNNING }, TaskStatus.fromPartial({ state: TaskState.TASK_STATE_ASSIGNED }), {
+        executor,
+        report: (_id, status) => reports.push(status),
+        clock: systemClock,
+        now: Date.now,
+        logger: silentLogger,
+        healthPollMs: 50,
+        retryMs: 1_000,
+      });
+      controller.start();
+      return { reports, controller };
+    };
+    const last = (reports: TaskStatus[]): TaskState | undefined => reports.at(-1)?.state;
+
+    // The service names no healthcheck: the image's runs, and the task is not RUNNING before it
+    // passes, which it does once the test tells the container (SIGUSR1) to make its file.
+    const gated = run(task({ image: checked, args: ['sh', '-c', 'trap "touch /tmp/ready" USR1; while true; do sleep 0.1; done'] }));
+    const unchecked = run(task({ image: checked, args: ['sleep', '1000'], healthcheck: { test: ['NONE'], intervalMs: 0, timeoutMs: 0, retries: 0, startPeriodMs: 0 } }));
+    try {
+      await waitFor('starting, health starting', () => gated.reports.at(-1)?.health === HealthState.HEALTH_STATE_STARTING);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a few checks fail meanwhile
+      expect(last(gated.reports)).toBe(TaskState.TASK_STATE_STARTING);
+      process.kill(gated.controller.currentStatus.pid, 'SIGUSR1');
+      await waitFor('running once healthy', () => last(gated.reports) === TaskState.TASK_STATE_RUNNING);
+      const fromStart = gated.reports.slice(gated.reports.findIndex((r) => r.state === TaskState.TASK_STATE_STARTING)).map((r) => [r.state, r.health]);
+      expect(fromStart).toEqual([
+        [TaskState.TASK_STATE_STARTING, HealthState.HEALTH_STATE_NONE],
+        [TaskState.TASK_STATE_STARTING, HealthState.HEALTH_STATE_STARTING],
+        [TaskState.TASK_STATE_RUNNING, HealthState.HEALTH_STATE_HEALTHY],
+      ]);
+
+      await waitFor('running without a check', () => last(unchecked.reports) === TaskState.TASK_STATE_RUNNING);
+      expect(unchecked.reports.at(-1)?.health).toBe(HealthState.HEALTH_STATE_NONE);
+      expect(await executor.health(unchecked.controller.currentTask)).toBe(HealthState.HEALTH_STATE_NONE);
+    } finally {
+      // Stops their health polling; afterEach removes the containers. The image goes too, so that
+      // its layers (the base image's) are not kept from a later test's gc.
+      gated.controller.detach();
+      unchecked.controller.detach();
+      await executor.images.remove(checked);
+    }
   });
 
   it('is found running, with the same pid, by a new executor on the same directories, which checks its health anew', async () => {

@@ -19,6 +19,7 @@ export class ScriptedExecutor implements Executor {
   readonly calls: string[] = [];
   /** Calls that throw this message, by "method taskId"; each entry is used once. */
   readonly failures = new Map<string, string>();
+  /** Each task's health, by id; NONE (no healthcheck, spec or image) when unset. */
   readonly healthOf = new Map<string, HealthState>();
   /** Progress messages prepare gives, by task id, before it waits on a hold or fails. */
   readonly progressOf = new Map<string, string[]>();

@@ -69,4 +69,12 @@ describe('isUp', () => {
     expect(isUp(running(HealthState.HEALTH_STATE_HEALTHY, ['CMD', 'true']))).toBe(true);
     expect(isUp(running(HealthState.HEALTH_STATE_NONE, ['NONE']))).toBe(true);
   });
+
+  it('goes by the reported health, not the spec: an image’s own healthcheck counts too', () => {
+    expect(isUp(running(HealthState.HEALTH_STATE_STARTING))).toBe(false);
+    expect(isUp(running(HealthState.HEALTH_STATE_UNHEALTHY))).toBe(false);
+    expect(isUp(running(HealthState.HEALTH_STATE_HEALTHY))).toBe(true);
+    // A worker re-checking a task after its restart: not up until its verdict.
+    expect(isUp(running(HealthState.HEALTH_STATE_STARTING, ['NONE']))).toBe(false);
+  });
 });

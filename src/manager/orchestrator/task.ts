@@ -105,17 +105,25 @@ export function replicaCount(service: Service): number {
   return mode?.$case === 'replicated' ? mode.replicated.replicas : 0;
 }
 
-/** Whether the spec defines a healthcheck the worker runs (empty means none in shoal: no image defaults). */
+/**
+ * Whether the spec itself defines a healthcheck. Not whether one runs: with an empty test the
+ * image's own HEALTHCHECK may, which only the worker knows (it reports the health it finds).
+ */
 export function hasHealthcheck(spec: TaskSpec | undefined): boolean {
   const test = spec?.container?.healthcheck?.test ?? [];
   return test.length > 0 && test[0] !== 'NONE';
 }
 
-/** Started and, when it has a healthcheck, healthy: what an update waits for before moving on. */
+/**
+ * Started and healthy, or started without a healthcheck: what an update waits for before moving
+ * on. The worker's reported health decides, not the spec, since an image may bring its own check:
+ * NONE (no check runs) or HEALTHY is up; STARTING (no verdict yet, e.g. a worker that restarted
+ * and checks again) and UNHEALTHY are not.
+ */
 export function isUp(task: Task): boolean {
   if (observedState(task) !== TaskState.TASK_STATE_RUNNING) return false;
   const health = task.status?.health ?? HealthState.HEALTH_STATE_NONE;
-  return hasHealthcheck(task.spec) ? health === HealthState.HEALTH_STATE_HEALTHY : health !== HealthState.HEALTH_STATE_UNHEALTHY;
+  return health === HealthState.HEALTH_STATE_NONE || health === HealthState.HEALTH_STATE_HEALTHY;
 }
 
 /** Newest first: by creation time, then id, so that every manager orders a slot's history alike. */

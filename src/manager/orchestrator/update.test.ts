@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  HealthState,
   TaskSpec,
   TaskState,
   UpdateConfig,
@@ -209,6 +210,27 @@ describe('UpdateSupervisor', () => {
     await h.waitFor(() => state(svc) === UpdateState.UPDATE_STATE_PAUSED, 'paused');
     expect(h.service(svc)!.updateStatus!.message).toMatch(/task is unhealthy$/);
     expect(h.running(svc).filter((t) => image(t) === 'app:1')).toHaveLength(2);
+  });
+
+  it('waits for a new task whose worker reports its health STARTING (an image’s own healthcheck) before going on', async () => {
+    const svc = await service(2, { order: UpdateOrder.UPDATE_ORDER_START_FIRST, monitorMs: 0 });
+    h.driver.healthStartingWhen = (t) => image(t) === 'app:2' && t.status?.health !== HealthState.HEALTH_STATE_HEALTHY;
+    await h.setImage(svc, 'app:2');
+    const fresh = (): Task[] => h.running(svc).filter((t) => image(t) === 'app:2');
+    await h.waitFor(() => fresh().length === 1, 'one new task running');
+    await h.advance(1_000);
+    await h.settle();
+    // RUNNING but without a verdict: the old tasks stay and the next slot is not touched.
+    expect(fresh()).toHaveLength(1);
+    expect(h.running(svc).filter((t) => image(t) === 'app:1')).toHaveLength(2);
+    expect(state(svc)).toBe(UpdateState.UPDATE_STATE_UPDATING);
+
+    await h.driver.makeHealthy(fresh()[0]!.meta!.id);
+    await h.waitFor(() => fresh().length === 2, 'the second slot updated once the first turned healthy');
+    const second = fresh().find((t) => t.status?.health === HealthState.HEALTH_STATE_STARTING)!;
+    await h.driver.makeHealthy(second.meta!.id);
+    await finishMonitoring(svc, UpdateState.UPDATE_STATE_COMPLETED);
+    expect(h.runnable(svc).map(image)).toEqual(['app:2', 'app:2']);
   });
 
   it('a newer spec supersedes the update in flight', async () => {

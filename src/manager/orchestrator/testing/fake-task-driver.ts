@@ -2,8 +2,9 @@
  * A FAKE standing in for the scheduler and the workers in orchestrator unit tests: it places
  * pending tasks on ready, active nodes (fewest runnable tasks first) and moves placed tasks through
  * their observed states as a worker would: READY when told to wait, RUNNING when told to run,
- * SHUTDOWN when told to stop. Tests make tasks fail, complete or turn unhealthy on command, make
- * new tasks fail (`failWhen`), or make a node unresponsive (its tasks stop moving).
+ * SHUTDOWN when told to stop. Tests make tasks fail, complete, turn unhealthy or healthy on command,
+ * make new tasks fail (`failWhen`) or await a health verdict (`healthStartingWhen`), or make a node
+ * unresponsive (its tasks stop moving).
  */
 import { HealthState, TaskState, type Task } from '../../../../proto/gen/objects.js';
 import type { ReadTx, Store, WriteTx } from '../../../store/types.js';
@@ -20,6 +21,11 @@ export class FakeTaskDriver {
   failWhen: ((task: Task) => InjectedFailure | undefined) | undefined;
   /** Tasks for which this returns true run but report UNHEALTHY instead of HEALTHY. */
   unhealthyWhen: ((task: Task) => boolean) | undefined;
+  /**
+   * Tasks for which this returns true run with health STARTING, whatever their spec (as a worker
+   * reports an image's own healthcheck, or one re-checked after a restart), until `makeHealthy`.
+   */
+  healthStartingWhen: ((task: Task) => boolean) | undefined;
   private readonly unresponsive = new Set<string>();
   private unwatch: (() => void) | undefined;
   private scheduled = false;
@@ -60,6 +66,10 @@ export class FakeTaskDriver {
 
   async makeUnhealthy(id: string): Promise<void> {
     await this.report(id, { health: HealthState.HEALTH_STATE_UNHEALTHY });
+  }
+
+  async makeHealthy(id: string): Promise<void> {
+    await this.report(id, { health: HealthState.HEALTH_STATE_HEALTHY });
   }
 
   private async report(id: string, change: Partial<NonNullable<Task['status']>>): Promise<void> {
@@ -128,11 +138,14 @@ export class FakeTaskDriver {
     }
     if (state < TaskState.TASK_STATE_RUNNING) {
       const unhealthy = this.unhealthyWhen?.(task) === true;
-      const health = !hasHealthcheck(task.spec)
-        ? HealthState.HEALTH_STATE_NONE
-        : unhealthy
-          ? HealthState.HEALTH_STATE_UNHEALTHY
-          : HealthState.HEALTH_STATE_HEALTHY;
+      const health =
+        this.healthStartingWhen?.(task) === true
+          ? HealthState.HEALTH_STATE_STARTING
+          : !hasHealthcheck(task.spec)
+            ? HealthState.HEALTH_STATE_NONE
+            : unhealthy
+              ? HealthState.HEALTH_STATE_UNHEALTHY
+              : HealthState.HEALTH_STATE_HEALTHY;
       return this.withStatus(task, { state: TaskState.TASK_STATE_RUNNING, message: 'started', health });
     }
     const failure = this.failWhen?.(task);
