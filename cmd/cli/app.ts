@@ -11,9 +11,10 @@ import type { Io } from './io.js';
 import { nodeGroup } from './node.js';
 import { serviceGroup } from './service.js';
 import { stackGroup } from './stack.js';
+import { taskGroup } from './task.js';
 
 /** `image` works on this node's own state directory; the others are clients of a manager. */
-export const groups: readonly CommandGroup[] = [clusterGroup, imageGroup, nodeGroup, serviceGroup, stackGroup];
+export const groups: readonly CommandGroup[] = [clusterGroup, imageGroup, nodeGroup, serviceGroup, stackGroup, taskGroup];
 
 const globalFlags: FlagSpec[] = [
   hostFlag,

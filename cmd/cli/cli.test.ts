@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeRole } from '../../proto/gen/objects.js';
+import { NodeRole, Task, TaskState } from '../../proto/gen/objects.js';
 import { FakeControl } from './testing/fake-control.js';
 
 interface Result {
@@ -85,8 +85,11 @@ describe('shoal service', () => {
     const r = await shoal('service', 'ps', 'web');
     expect(r.code).toBe(0);
     const [header, first] = r.stdout.split('\n');
-    expect(header).toMatch(/^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR$/);
+    expect(header).toMatch(/^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS$/);
     expect(first).toMatch(/^task\S{8} +web\.1 +nginx:1 +m1 +Running +Running (Less than a second|\d+ seconds?) ago$/);
+
+    const byName = await shoal('service', 'ps', '--filter', 'name=web.2', 'web');
+    expect(byName.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/ {3,}/)[1])).toEqual(['web.2']);
 
     const quiet = await shoal('service', 'ps', '-q', '--filter', 'desired-state=running', 'web');
     expect(quiet.stdout.trimEnd().split('\n')).toHaveLength(2);
@@ -180,6 +183,130 @@ describe('shoal service', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('api\n');
     expect(r.stderr).toBe('shoal: service nope not found\n');
+  });
+});
+
+describe('shoal node ps and shoal task', () => {
+  const w1 = 'workernode000000000000002';
+  const ago = (seconds: number) => Date.now() - seconds * 1000;
+  // Built when the block starts, so that the ages shown are seconds.
+  beforeAll(() => {
+    // A slot of another service on w1: the task that failed, and the one that replaced it.
+    const failed = Task.fromPartial({
+      meta: { id: 'taskonw1failed00000000001', createdAt: ago(60), updatedAt: ago(2) },
+      serviceId: 'svcdb0000000000000000000x',
+      slot: 1,
+      nodeId: w1,
+      spec: { container: { image: 'postgres:16' } },
+      specVersion: 1,
+      serviceAnnotations: { name: 'db' },
+      desiredState: TaskState.TASK_STATE_SHUTDOWN,
+      status: { state: TaskState.TASK_STATE_FAILED, timestamp: ago(2), err: 'task failed: exit code 137 (out of memory)', exitCode: 137, containerId: 'c0ffee', pid: 0 },
+    });
+    const replacement = Task.fromPartial({
+      ...failed,
+      meta: { id: 'taskonw1preparing00000002', createdAt: ago(1), updatedAt: ago(1) },
+      desiredState: TaskState.TASK_STATE_RUNNING,
+      status: { state: TaskState.TASK_STATE_PREPARING, timestamp: ago(1), message: 'pulling postgres:16' },
+    });
+    // Scaled away before it was placed: on no node.
+    const unplaced = Task.fromPartial({
+      ...failed,
+      meta: { id: 'taskunplaced0000000000003', createdAt: ago(30) },
+      slot: 2,
+      nodeId: '',
+      status: { state: TaskState.TASK_STATE_PENDING, timestamp: ago(30), message: 'no suitable node (1 node not available)' },
+    });
+    fake.tasks.push(failed, replacement, unplaced);
+  });
+
+  it('node ps NODE lists the tasks on that node, newest of a slot first, history indented', async () => {
+    const r = await shoal('node', 'ps', 'w1');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID +NAME +IMAGE +NODE +DESIRED STATE +CURRENT STATE +ERROR +PORTS$/);
+    expect(lines.slice(1)).toHaveLength(2);
+    expect(lines[1]).toMatch(/^taskonw1prep {3}db\.1 {7}postgres:16 {3}w1 {5}Running {9}Preparing \d+ seconds? ago$/);
+    expect(lines[2]).toMatch(/^taskonw1fail {4}\\_ db\.1 {3}postgres:16 {3}w1 {5}Shutdown {8}Failed \d+ seconds ago +"task failed: exit code 137 \(o…"$/);
+  });
+
+  it('node ps without a node lists every node\'s tasks but not the unplaced; filters, -q and --no-trunc work', async () => {
+    const all = await shoal('node', 'ps');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/\n\S+ +web\.1 +nginx:\d +m1 /);
+    expect(all.stdout).toContain('taskonw1prep');
+    expect(all.stdout).not.toContain('taskunplaced');
+
+    const quiet = await shoal('node', 'ps', '-q', '--filter', 'desired-state=shutdown', 'w1');
+    expect(quiet.stdout).toBe('taskonw1failed00000000001\n');
+
+    const whole = await shoal('node', 'ps', '--no-trunc', '-f', 'id=taskonw1failed', 'w1');
+    expect(whole.stdout).toContain('taskonw1failed00000000001');
+    expect(whole.stdout).toContain('"task failed: exit code 137 (out of memory)"');
+
+    const json = JSON.parse((await shoal('node', 'ps', '--format', 'json', 'w1')).stdout) as { id?: string; meta: { id: string } }[];
+    expect(json.map((t) => t.meta.id).sort()).toEqual(['taskonw1failed00000000001', 'taskonw1preparing00000002']);
+
+    const bad = await shoal('node', 'ps', '-f', 'node=w1');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^shoal node ps: invalid filter "node=w1": the filters are desired-state, id, name /);
+  });
+
+  it('node ps names the nodes it cannot find, lists the others, and exits 1', async () => {
+    const some = await shoal('node', 'ps', 'nosuch', 'w1');
+    expect(some.code).toBe(1);
+    expect(some.stderr).toBe('shoal: node nosuch not found\n');
+    expect(some.stdout).toContain('taskonw1prep');
+    const none = await shoal('node', 'ps', 'nosuch');
+    expect(none.code).toBe(1);
+    expect(none.stdout).toBe('');
+  });
+
+  it('task inspect prints the tasks as JSON, by id, id prefix or name', async () => {
+    const r = await shoal('task', 'inspect', 'taskonw1failed00000000001', 'taskonw1prep', 'web.1');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const tasks = JSON.parse(r.stdout) as { meta: { id: string }; slot?: number; desiredState: string; status: { state: string; err?: string; exitCode?: number } }[];
+    expect(tasks.map((t) => t.meta.id).slice(0, 2)).toEqual(['taskonw1failed00000000001', 'taskonw1preparing00000002']);
+    expect(tasks[0]!.status).toMatchObject({ state: 'TASK_STATE_FAILED', err: 'task failed: exit code 137 (out of memory)', exitCode: 137 });
+    // A name stands for the newest task of the slot: the one service ps lists first.
+    const newestWeb1 = fake.tasks.filter((t) => t.serviceAnnotations?.name === 'web' && t.slot === 1).sort((a, b) => b.meta!.createdAt - a.meta!.createdAt)[0]!;
+    expect(tasks[2]!.meta.id).toBe(newestWeb1.meta!.id);
+    expect((await shoal('task', 'inspect', '--format', 'json', 'taskunplaced')).code).toBe(0);
+  });
+
+  it('task inspect --pretty gives the readable form with the node\'s hostname', async () => {
+    const r = await shoal('task', 'inspect', '--pretty', 'taskonw1failed');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Name:               db.1\n');
+    expect(r.stdout).toContain(`Node:               w1 (${w1})\n`);
+    expect(r.stdout).toMatch(/\n State: +Failed\n Since: +\S+Z \(\d+ seconds ago\)\n/);
+    expect(r.stdout).toContain(' Exit Code:         137\n');
+    expect(r.stdout).toContain(' Image:             postgres:16\n');
+  });
+
+  it('task inspect names what it cannot find and refuses bad output flags', async () => {
+    const missing = await shoal('task', 'inspect', 'taskonw1failed', 'nosuch', 'web.99');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('shoal: task nosuch not found\nshoal: task web.99 not found\n');
+    expect(JSON.parse(missing.stdout)).toHaveLength(1);
+    const yaml = await shoal('task', 'inspect', '--format', 'yaml', 'taskonw1failed');
+    expect(yaml.code).toBe(2);
+    const both = await shoal('task', 'inspect', '--pretty', '--format', 'json', 'taskonw1failed');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe("shoal task inspect: --pretty and --format cannot be used together (see 'shoal task inspect --help')\n");
+  });
+
+  it('task ls lists every task, placed or not, with the service and node filters', async () => {
+    const all = await shoal('task', 'ls');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain('taskunplaced');
+    expect(all.stdout).toContain('taskonw1prep');
+    const web = await shoal('task', 'ls', '-q', '-f', 'service=web', '-f', 'desired-state=running');
+    expect(web.stdout.trimEnd().split('\n')).toHaveLength(3);
+    const onW1 = await shoal('task', 'ls', '-q', '-f', 'node=w1');
+    expect(onW1.stdout.trimEnd().split('\n').sort()).toEqual(['taskonw1failed00000000001', 'taskonw1preparing00000002']);
   });
 });
 

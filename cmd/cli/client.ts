@@ -139,6 +139,11 @@ export class ControlApi {
     await this.call(this.client.removeService, { id });
   }
 
+  /** By full id or unique id prefix. */
+  async getTask(id: string): Promise<Task> {
+    return required((await this.call(this.client.getTask, { id })).task, 'task');
+  }
+
   async listTasks(request: Partial<ListTasksRequest> = {}): Promise<Task[]> {
     return (await this.call(this.client.listTasks, { serviceIds: [], nodeIds: [], desiredStates: [], ...request })).tasks;
   }

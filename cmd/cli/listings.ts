@@ -1,6 +1,6 @@
 /**
- * The tables `service ls`/`stack services` and `service ps`/`stack ps` print, shared by both
- * command groups.
+ * The tables `service ls`/`stack services` and the task listings (`service ps`, `stack ps`,
+ * `node ps`, `task ls`) print, shared by their command groups.
  */
 import type { ListServicesResponse } from '../../proto/gen/control.js';
 import type { Node, Task } from '../../proto/gen/objects.js';
@@ -25,8 +25,10 @@ export function servicesTable(list: ListServicesResponse): string {
 const MAX_ERROR_LENGTH = 30;
 
 /**
- * ID NAME IMAGE NODE DESIRED STATE CURRENT STATE ERROR. Tasks come grouped by service and slot
- * (node, for global services), newest first; older generations of a slot are indented as `\_ web.1`.
+ * ID NAME IMAGE NODE DESIRED STATE CURRENT STATE ERROR PORTS, as `docker service ps` and
+ * `docker node ps` print them. Tasks come grouped by service and slot (node, for global services),
+ * newest first; older generations of a slot are indented as `\_ web.1`. NODE is the hostname (the
+ * short id of a node that is gone). PORTS stays empty: shoal publishes no ports yet.
  */
 export function tasksTable(tasks: readonly Task[], nodes: readonly Node[], now: number, noTrunc: boolean): string {
   const hostnames = new Map(nodes.map((n) => [n.meta!.id, nodeHostname(n)]));
@@ -46,9 +48,10 @@ export function tasksTable(tasks: readonly Task[], nodes: readonly Node[], now: 
       taskStateTitle(task.desiredState),
       current,
       problem === '' ? '' : `"${noTrunc ? problem : ellipsis(problem, MAX_ERROR_LENGTH)}"`,
+      '',
     ];
   });
-  return renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+  return renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows);
 }
 
 function slotGroup(task: Task): string {

@@ -1,4 +1,4 @@
-/** `shoal node ...`: inspect, ls, rm, update, promote, demote. */
+/** `shoal node ...`: inspect, ls, ps, rm, update, promote, demote. */
 import { status } from '@grpc/grpc-js';
 import { ManagerStatus } from '../../proto/gen/control.js';
 import { Node, NodeAvailability, NodeRole, NodeSpec } from '../../proto/gen/objects.js';
@@ -6,9 +6,11 @@ import { ApiError, type ControlApi, type NodeDetails } from './client.js';
 import { forEachArg, type Command, type CommandGroup } from './command.js';
 import { UsageError } from './errors.js';
 import { choiceFlag, parseKeyValues } from './flag-values.js';
-import { formatFlag, outputFormat, quietFlag, toJsonText } from './output.js';
+import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { prettyNode } from './pretty.js';
+import { printTasks } from './service.js';
 import { renderTable, shortId } from './table.js';
+import { parseTaskFilters, taskFilterFlag, type TaskFilterKey } from './task-filter.js';
 import { availabilityTitle, nodeHostname, nodeStateTitle } from './task-view.js';
 
 /** The MANAGER STATUS column: Leader, Reachable or Unreachable; empty for a worker. */
@@ -67,6 +69,34 @@ const inspect: Command = {
     const code = await forEachArg(ctx, async (ref) => void found.push(await ctx.api().getNode(ref)));
     if (ctx.flags.bool('pretty')) ctx.io.out.write(found.map((f) => prettyNode(f.node, f.managerStatus)).join('\n'));
     else ctx.io.out.write(toJsonText(found.map((f) => nodeJson(f.node, f.managerStatus))));
+    return code;
+  },
+};
+
+const nodeTaskFilterKeys: readonly TaskFilterKey[] = ['desired-state', 'id', 'name'];
+
+/**
+ * The tasks on the nodes named, or on every node when none is: docker's default is the node the
+ * daemon runs on, but shoal's CLI is a client of any manager (which forwards to the leader), so
+ * there is no "this node" to mean. Tasks not yet placed on a node are left out (`task ls` has them).
+ */
+const ps: Command = {
+  name: 'ps',
+  usage: '[OPTIONS] [NODE...]',
+  summary: 'List tasks on one or more nodes (every node when none is named)',
+  flags: [taskFilterFlag(nodeTaskFilterKeys), noTruncFlag, quietFlag, formatFlag],
+  minArgs: 0,
+  remote: true,
+  async run(ctx) {
+    const format = outputFormat(ctx.flags);
+    const filters = parseTaskFilters(ctx.flags.list('filter'), nodeTaskFilterKeys);
+    const api = ctx.api();
+    const nodeIds: string[] = [];
+    const code = await forEachArg(ctx, async (ref) => void nodeIds.push((await api.getNode(ref)).node.meta!.id));
+    // Every node named is unknown: print nothing rather than every node's tasks.
+    if (ctx.args.length > 0 && nodeIds.length === 0) return code;
+    const [tasks, nodes] = await Promise.all([api.listTasks({ ...filters.request, nodeIds }), api.listNodes()]);
+    printTasks(ctx, tasks.filter((t) => t.nodeId !== '' && filters.matches(t)), nodes.nodes, format);
     return code;
   },
 };
@@ -180,5 +210,5 @@ const rm: Command = {
 export const nodeGroup: CommandGroup = {
   name: 'node',
   summary: 'Manage nodes',
-  commands: [roleCommand('demote', NodeRole.NODE_ROLE_WORKER), inspect, ls, roleCommand('promote', NodeRole.NODE_ROLE_MANAGER), rm, update],
+  commands: [roleCommand('demote', NodeRole.NODE_ROLE_WORKER), inspect, ls, roleCommand('promote', NodeRole.NODE_ROLE_MANAGER), ps, rm, update],
 };

@@ -1,17 +1,23 @@
-/** `service inspect --pretty` and `node inspect --pretty`: the human-readable forms, as docker prints them. */
+/**
+ * `service inspect --pretty`, `node inspect --pretty` and `task inspect --pretty`: the human-readable
+ * forms, as docker prints them.
+ */
 import type { ManagerStatus } from '../../proto/gen/control.js';
 import {
+  HealthState,
   NodeRole,
   RestartCondition,
+  TaskState,
   UpdateFailureAction,
   UpdateOrder,
   UpdateState,
   type Node,
   type Resources,
   type Service,
+  type Task,
   type UpdateConfig,
 } from '../../proto/gen/objects.js';
-import { availabilityTitle, nodeStateTitle } from './task-view.js';
+import { availabilityTitle, nodeStateTitle, taskName, taskStateTitle } from './task-view.js';
 import { ago, formatBytes, formatCpus, formatDuration } from './units.js';
 
 type Row = [label: string, value: string, indent?: number];
@@ -153,5 +159,53 @@ export function prettyNode(node: Node, managerStatus: ManagerStatus | undefined)
   rows.push(['Platform', ''], ['Operating System', d?.platform?.os ?? '', 1], ['Architecture', d?.platform?.architecture ?? '', 1]);
   if (d?.resources) rows.push(['Resources', ''], ['CPUs', formatCpus(d.resources.nanoCpus), 1], ['Memory', formatBytes(d.resources.memoryBytes), 1]);
   if (Object.keys(d?.labels ?? {}).length > 0) rows.push(['Engine Labels', ''], ...labelRows(d?.labels, 0));
+  return block(rows);
+}
+
+const healthWords: Record<number, string> = {
+  [HealthState.HEALTH_STATE_STARTING]: 'starting',
+  [HealthState.HEALTH_STATE_HEALTHY]: 'healthy',
+  [HealthState.HEALTH_STATE_UNHEALTHY]: 'unhealthy',
+};
+
+/** A wall-clock timestamp as `2024-05-01T10:00:00.000Z (5 minutes ago)`. */
+function when(timestampMs: number, now: number): string {
+  return timestampMs > 0 ? `${new Date(timestampMs).toISOString()} (${ago(timestampMs, now)})` : '';
+}
+
+/**
+ * A task: where it runs, what it was asked to be and what it is, with the worker's report (message,
+ * error, exit code, container, health). `nodeHostname` is empty for a node that is unknown or gone.
+ */
+export function prettyTask(task: Task, nodeHostname: string, now: number): string {
+  const status = task.status;
+  const container = task.spec?.container;
+  const serviceName = task.serviceAnnotations?.name ?? '';
+  const rows: Row[] = [
+    ['ID', task.meta?.id ?? ''],
+    ['Name', taskName(task)],
+    ['Service', serviceName === '' ? task.serviceId : `${serviceName} (${task.serviceId})`],
+  ];
+  if (task.slot > 0) rows.push(['Slot', String(task.slot)]);
+  rows.push(['Node', task.nodeId === '' ? 'not assigned' : nodeHostname === '' ? task.nodeId : `${nodeHostname} (${task.nodeId})`]);
+  rows.push(['Desired State', taskStateTitle(task.desiredState)]);
+  rows.push(['Status', ''], ['State', taskStateTitle(status?.state ?? 0), 1]);
+  if (status?.timestamp) rows.push(['Since', when(status.timestamp, now), 1]);
+  if (status?.message) rows.push(['Message', status.message, 1]);
+  if (status?.err) rows.push(['Error', status.err, 1]);
+  // A running container has no exit code yet; one that ran and stopped may have exited 0.
+  if (status && (status.exitCode !== 0 || (status.containerId !== '' && status.state > TaskState.TASK_STATE_RUNNING))) {
+    rows.push(['Exit Code', String(status.exitCode), 1]);
+  }
+  if (status?.containerId) rows.push(['Container ID', status.containerId, 1]);
+  if (status?.pid) rows.push(['PID', String(status.pid), 1]);
+  const health = healthWords[status?.health ?? HealthState.HEALTH_STATE_NONE];
+  if (health !== undefined) rows.push(['Health', health, 1]);
+  rows.push(['ContainerSpec', ''], ['Image', container?.image ?? '', 1]);
+  if (container?.command.length) rows.push(['Command', container.command.join(' '), 1]);
+  if (container?.args.length) rows.push(['Args', container.args.join(' '), 1]);
+  rows.push(['Spec Version', String(task.specVersion)]);
+  if (task.meta?.createdAt) rows.push(['Created', when(task.meta.createdAt, now)]);
+  if (task.meta?.updatedAt) rows.push(['Updated', when(task.meta.updatedAt, now)]);
   return block(rows);
 }

@@ -1,17 +1,13 @@
 /**
  * Steps the service and stack commands share: read-modify-write of a service spec (retried when
- * another writer got there first), waiting for convergence unless detached, and `--filter` for
- * task listings.
+ * another writer got there first) and waiting for convergence unless detached.
  */
 import { status } from '@grpc/grpc-js';
-import type { ListTasksRequest } from '../../proto/gen/control.js';
-import type { Service, ServiceSpec, TaskState } from '../../proto/gen/objects.js';
+import type { Service, ServiceSpec } from '../../proto/gen/objects.js';
 import { ApiError, type ControlApi } from './client.js';
 import type { CommandContext } from './command.js';
 import { watchService } from './converge.js';
-import { UsageError } from './errors.js';
 import type { Io } from './io.js';
-import { taskStateFromWord } from './task-view.js';
 
 /** Attempts at a read-modify-write before a conflict is reported (each re-reads the service). */
 const UPDATE_ATTEMPTS = 3;
@@ -62,23 +58,4 @@ export async function waitUnlessDetached(ctx: CommandContext, request: WaitReque
     statusBefore: request.statusBefore,
   });
   return 0;
-}
-
-/** `--filter desired-state=running` and `--filter node=NODE` as a ListTasks request's filters. */
-export function taskFilters(filters: readonly string[]): Pick<ListTasksRequest, 'nodeIds' | 'desiredStates'> {
-  const nodeIds: string[] = [];
-  const desiredStates: TaskState[] = [];
-  for (const filter of filters) {
-    const eq = filter.indexOf('=');
-    const key = eq < 0 ? filter : filter.slice(0, eq);
-    const value = eq < 0 ? '' : filter.slice(eq + 1);
-    if (value === '') throw new UsageError(`invalid filter "${filter}": use KEY=VALUE`);
-    if (key === 'node') nodeIds.push(value);
-    else if (key === 'desired-state') {
-      const state = taskStateFromWord(value);
-      if (state === undefined) throw new UsageError(`invalid filter "${filter}": ${value} is not a task state (e.g. running, shutdown, accepted)`);
-      desiredStates.push(state);
-    } else throw new UsageError(`invalid filter "${filter}": the filters are desired-state and node`);
-  }
-  return { nodeIds, desiredStates };
 }

@@ -9,11 +9,11 @@ import type { FlagSpec } from './flags.js';
 import { servicesTable, tasksTable } from './listings.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { prettyService } from './pretty.js';
-import { taskFilters, updateServiceSpec, waitUnlessDetached } from './service-actions.js';
+import { updateServiceSpec, waitUnlessDetached } from './service-actions.js';
+import { parseTaskFilters, taskFilterFlag, type TaskFilterKey } from './task-filter.js';
 import { applyUpdateFlags, serviceCreateFlags, serviceUpdateFlags, specFromCreateFlags } from './service-options.js';
 
 const detachFlag: FlagSpec = { name: 'detach', short: 'd', kind: 'bool', help: 'Exit immediately instead of waiting for the service to converge' };
-const filterFlag: FlagSpec = { name: 'filter', short: 'f', kind: 'list', value: 'filter', help: 'Filter output based on conditions provided (desired-state=STATE, node=NODE)' };
 
 /** --detach and --quiet as given to a command that has them. */
 export function waitFlags(ctx: CommandContext): { detach: boolean; quiet: boolean } {
@@ -67,23 +67,26 @@ const ls: Command = {
   },
 };
 
+/** The filters of `service ps` and `stack ps`. */
+export const serviceTaskFilterKeys: readonly TaskFilterKey[] = ['desired-state', 'id', 'name', 'node'];
+
 const ps: Command = {
   name: 'ps',
   usage: '[OPTIONS] SERVICE [SERVICE...]',
   summary: 'List the tasks of one or more services',
-  flags: [filterFlag, noTruncFlag, quietFlag, formatFlag],
+  flags: [taskFilterFlag(serviceTaskFilterKeys), noTruncFlag, quietFlag, formatFlag],
   minArgs: 1,
   remote: true,
   async run(ctx) {
     const format = outputFormat(ctx.flags);
-    const filters = taskFilters(ctx.flags.list('filter'));
+    const filters = parseTaskFilters(ctx.flags.list('filter'), serviceTaskFilterKeys);
     const api = ctx.api();
     const services = await Promise.all(ctx.args.map((ref) => api.getService(ref)));
     const [tasks, nodes] = await Promise.all([
-      api.listTasks({ serviceIds: services.map((s) => s.meta!.id), ...filters }),
+      api.listTasks({ ...filters.request, serviceIds: services.map((s) => s.meta!.id) }),
       api.listNodes(),
     ]);
-    printTasks(ctx, tasks, nodes.nodes, format);
+    printTasks(ctx, tasks.filter(filters.matches), nodes.nodes, format);
     return 0;
   },
 };
@@ -95,7 +98,7 @@ export function printServices(ctx: CommandContext, list: ListServicesResponse): 
   else ctx.io.out.write(servicesTable(list));
 }
 
-/** The output of `service ps` and `stack ps`. */
+/** The output of the task listings: `service ps`, `stack ps`, `node ps`, `task ls`. */
 export function printTasks(ctx: CommandContext, tasks: Task[], nodes: readonly Node[], format: 'table' | 'json'): void {
   if (ctx.flags.bool('quiet')) ctx.io.out.write(tasks.map((t) => `${t.meta!.id}\n`).join(''));
   else if (format === 'json') ctx.io.out.write(toJsonText(tasks.map((t) => Task.toJSON(t))));

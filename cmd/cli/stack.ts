@@ -7,9 +7,10 @@ import type { Command, CommandContext, CommandGroup } from './command.js';
 import { parseStackFile, STACK_NAMESPACE_LABEL } from './compose.js';
 import { CliError, UsageError } from './errors.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
-import { printServices, printTasks } from './service.js';
-import { taskFilters, updateServiceSpec } from './service-actions.js';
+import { printServices, printTasks, serviceTaskFilterKeys } from './service.js';
+import { updateServiceSpec } from './service-actions.js';
 import { renderTable } from './table.js';
+import { parseTaskFilters, taskFilterFlag } from './task-filter.js';
 import { serviceName } from './task-view.js';
 
 function stackServices(api: ControlApi, stack: string): Promise<ListServicesResponse> {
@@ -117,7 +118,7 @@ const ps: Command = {
   usage: '[OPTIONS] STACK',
   summary: 'List the tasks in the stack',
   flags: [
-    { name: 'filter', short: 'f', kind: 'list', value: 'filter', help: 'Filter output based on conditions provided (desired-state=STATE, node=NODE)' },
+    taskFilterFlag(serviceTaskFilterKeys),
     noTruncFlag,
     quietFlag,
     formatFlag,
@@ -127,11 +128,11 @@ const ps: Command = {
   remote: true,
   async run(ctx) {
     const format = outputFormat(ctx.flags);
-    const filters = taskFilters(ctx.flags.list('filter'));
+    const filters = parseTaskFilters(ctx.flags.list('filter'), serviceTaskFilterKeys);
     const list = await requireStack(ctx, ctx.args[0]!);
     const api = ctx.api();
-    const [tasks, nodes] = await Promise.all([api.listTasks({ serviceIds: list.services.map((s) => s.meta!.id), ...filters }), api.listNodes()]);
-    printTasks(ctx, tasks, nodes.nodes, format);
+    const [tasks, nodes] = await Promise.all([api.listTasks({ ...filters.request, serviceIds: list.services.map((s) => s.meta!.id) }), api.listNodes()]);
+    printTasks(ctx, tasks.filter(filters.matches), nodes.nodes, format);
     return 0;
   },
 };

@@ -156,16 +156,20 @@ export class FakeControl {
         return {};
       }),
       getTask: unary((req) => {
-        const task = this.tasks.find((t) => t.meta!.id === req.id);
+        const matches = this.tasks.filter((t) => t.meta!.id.startsWith(req.id));
+        const task = this.tasks.find((t) => t.meta!.id === req.id) ?? (matches.length === 1 ? matches[0] : undefined);
         if (!task) throw new Refusal(status.NOT_FOUND, `task ${req.id} not found`);
         return { task };
       }),
       listTasks: unary((req) => {
         this.advance();
+        // As the real handler, a filter value is a name or prefix unless some task carries it as an id.
+        const serviceIds = req.serviceIds.map((ref) => (this.tasks.some((t) => t.serviceId === ref) ? ref : this.find(ref).meta!.id));
+        const nodeIds = req.nodeIds.map((ref) => (this.tasks.some((t) => t.nodeId === ref) ? ref : this.findNode(ref).meta!.id));
         const tasks = this.tasks.filter(
           (t) =>
-            (req.serviceIds.length === 0 || req.serviceIds.includes(t.serviceId)) &&
-            (req.nodeIds.length === 0 || req.nodeIds.includes(t.nodeId)) &&
+            (serviceIds.length === 0 || serviceIds.includes(t.serviceId)) &&
+            (nodeIds.length === 0 || nodeIds.includes(t.nodeId)) &&
             (req.desiredStates.length === 0 || req.desiredStates.includes(t.desiredState)),
         );
         return { tasks };
@@ -229,7 +233,8 @@ export class FakeControl {
   }
 
   private findNode(ref: string): Node {
-    const node = this.nodes.find((n) => n.meta!.id === ref || n.description?.hostname === ref);
+    const byPrefix = this.nodes.filter((n) => n.meta!.id.startsWith(ref));
+    const node = this.nodes.find((n) => n.meta!.id === ref || n.description?.hostname === ref) ?? (byPrefix.length === 1 ? byPrefix[0] : undefined);
     if (!node) throw new Refusal(status.NOT_FOUND, `node ${ref} not found`);
     return node;
   }
