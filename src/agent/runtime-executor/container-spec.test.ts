@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Task } from '../../../proto/gen/objects.js';
 import { commandLine, DEFAULT_PATH, mergeEnv, mergeHealthcheck, taskContainer, type TaskPaths } from './container-spec.js';
-import { parseImageExtras, type ImageDefaults } from './image-defaults.js';
+import type { RuntimeConfig } from '../../runtime/image/image-config.js';
 
 const paths: TaskPaths = { dir: '/s/t1', rootfs: '/s/t1/rootfs', upper: '/s/t1/upper', work: '/s/t1/work', log: '/s/t1/container.log' };
 const settings = { cgroupParent: '/shoal/node-1', logMaxSizeBytes: 10 * 1024 * 1024, logMaxFiles: 3 };
-const image = (over: Partial<ImageDefaults> = {}): { layerDirs: string[]; defaults: ImageDefaults } => ({
+const image = (over: Partial<RuntimeConfig> = {}): { layerDirs: string[]; defaults: RuntimeConfig } => ({
   layerDirs: ['/img/layers/bottom', '/img/layers/middle', '/img/layers/top'],
   defaults: { cmd: ['/bin/sh'], entrypoint: [], env: ['PATH=/usr/bin:/bin'], workingDir: '', user: '', stopSignal: '', ...over },
 });
@@ -114,20 +114,5 @@ describe('mergeHealthcheck', () => {
     });
     expect(mergeHealthcheck({ test: [], intervalMs: 2_000 }, undefined)).toBeUndefined();
     expect(mergeHealthcheck(undefined, { test: ['NONE'] })).toBeUndefined();
-  });
-});
-
-describe('parseImageExtras', () => {
-  it('reads StopSignal and Healthcheck (nanoseconds) from an image config', () => {
-    const config = {
-      config: { StopSignal: 'SIGQUIT', Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Timeout: 2e9, StartPeriod: 0, Retries: 4 } },
-      rootfs: { type: 'layers', diff_ids: [] },
-    };
-    expect(parseImageExtras(Buffer.from(JSON.stringify(config)))).toEqual({
-      stopSignal: 'SIGQUIT',
-      healthcheck: { test: ['CMD-SHELL', 'true'], intervalMs: 5_000, timeoutMs: 2_000, startPeriodMs: undefined, retries: 4 },
-    });
-    expect(parseImageExtras(Buffer.from('{"config":{"Healthcheck":{"Test":"no"}}}'))).toEqual({ stopSignal: '' });
-    expect(parseImageExtras(Buffer.from('{}'))).toEqual({ stopSignal: '' });
   });
 });

@@ -19,7 +19,7 @@ import type { Task } from '../../../proto/gen/objects.js';
 import type { ContainerSpec } from '../../runtime/container/index.js';
 import { probeArgv, type HealthCheck } from '../../runtime/health/index.js';
 import { stopGraceMs } from '../executor.js';
-import type { ImageDefaults } from './image-defaults.js';
+import type { RuntimeConfig } from '../../runtime/image/image-config.js';
 
 /** Where one task's files are: the bundle (config.json) is `dir` itself. */
 export interface TaskPaths {
@@ -41,7 +41,7 @@ export interface ContainerSettings {
 export interface ImageForTask {
   /** Bottom layer first, as the image store lists them. */
   layerDirs: string[];
-  defaults: ImageDefaults;
+  defaults: RuntimeConfig;
 }
 
 /** The container and, when it has one, the healthcheck a HealthMonitor runs in it. */
@@ -84,7 +84,7 @@ export function taskContainer(task: Task, image: ImageForTask, paths: TaskPaths,
 }
 
 /** The program and its arguments (see the rules above). */
-export function commandLine(command: string[], args: string[], image: Pick<ImageDefaults, 'entrypoint' | 'cmd'>): string[] {
+export function commandLine(command: string[], args: string[], image: Pick<RuntimeConfig, 'entrypoint' | 'cmd'>): string[] {
   const argv = command.length > 0 ? [...command, ...args] : [...image.entrypoint, ...(args.length > 0 ? args : image.cmd)];
   if (argv.length === 0) throw new Error('no command specified: the image has no Entrypoint or Cmd and the service gives no command or args');
   return argv;

@@ -32,7 +32,6 @@ import { ImageStore } from '../../runtime/image/image-store.js';
 import type { RegistryClient } from '../../runtime/image/registry-client.js';
 import type { Executor, PrepareProgress, TaskExit, TaskInspection } from '../executor.js';
 import { taskContainer, type ContainerSettings, type TaskPaths } from './container-spec.js';
-import { readImageDefaults } from './image-defaults.js';
 import { ImagePuller } from './image-puller.js';
 
 export const DEFAULT_LOG_MAX_SIZE_BYTES = 10 * 1024 * 1024;
@@ -109,8 +108,7 @@ export class RuntimeExecutor implements Executor {
     const reference = task.spec?.container?.image ?? '';
     if (reference === '') throw new Error('the task names no image');
     const image = await this.puller.get(reference, progress);
-    const defaults = await readImageDefaults(this.images, image);
-    const { spec, healthcheck } = taskContainer(task, { layerDirs: image.layerDirs, defaults }, paths, this.settings);
+    const { spec, healthcheck } = taskContainer(task, { layerDirs: image.layerDirs, defaults: image.config }, paths, this.settings);
     const problems = containerSpecProblems(spec);
     if (problems.length > 0) throw new Error(`invalid container: ${problems.join('; ')}`);
     if (healthcheck) resolveHealthCheck(healthcheck); // throws on a malformed test

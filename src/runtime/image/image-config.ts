@@ -2,6 +2,7 @@
  * The parts of an image configuration (OCI image-spec config.md; Docker's has the same fields) the
  * node needs: what a container runs by default, and the DiffIDs that name the unpacked layers.
  */
+import type { HealthCheck } from '../health/index.js';
 import { checkDigest } from './digest.js';
 
 /** What a container of this image runs unless the service says otherwise. */
@@ -11,6 +12,10 @@ export interface RuntimeConfig {
   env: string[];
   workingDir: string;
   user: string;
+  /** Empty when the image names none. */
+  stopSignal: string;
+  /** Docker's `Healthcheck` (durations there are nanoseconds); absent or malformed: none. */
+  healthcheck?: HealthCheck;
 }
 
 export interface ImageConfig {
@@ -53,9 +58,27 @@ export function parseImageConfig(raw: Buffer, what: string): ImageConfig {
       env: strings(c.Env),
       workingDir: typeof c.WorkingDir === 'string' ? c.WorkingDir : '',
       user: typeof c.User === 'string' ? c.User : '',
+      stopSignal: typeof c.StopSignal === 'string' ? c.StopSignal : '',
     },
     diffIds,
   };
+  const healthcheck = parseHealthcheck(c.Healthcheck);
+  if (healthcheck) config.runtime.healthcheck = healthcheck;
   if (typeof doc.created === 'string') config.created = doc.created;
   return config;
+}
+
+function parseHealthcheck(value: unknown): HealthCheck | undefined {
+  const health = value as Record<string, unknown> | undefined;
+  if (!health || typeof health !== 'object' || !Array.isArray(health.Test) || !health.Test.every((t) => typeof t === 'string')) {
+    return undefined;
+  }
+  const ms = (n: unknown): number | undefined => (typeof n === 'number' && n > 0 ? Math.round(n / 1e6) : undefined);
+  return {
+    test: health.Test as string[],
+    intervalMs: ms(health.Interval),
+    timeoutMs: ms(health.Timeout),
+    startPeriodMs: ms(health.StartPeriod),
+    retries: typeof health.Retries === 'number' && health.Retries > 0 ? health.Retries : undefined,
+  };
 }
