@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { defaultRuntimePath } from '../../src/runtime/container/runtime-container.js';
 import { ImageStore } from '../../src/runtime/image/image-store.js';
 import { benchFullPath, FULL_PATH_COMMAND, type FullPathResult } from './full-path.js';
-import { BenchRegistry } from './registry.js';
+import { LocalRegistry } from '../../src/runtime/image/testing/local-registry.js';
 import { BenchResources, RUNC, type CleanupReport } from './resources.js';
 import { round } from './stats.js';
 import { benchTrueRun, type TrueRunResult } from './true-run.js';
@@ -93,8 +93,9 @@ async function main(): Promise<number> {
   const trueRun = await attempt(() => benchTrueRun(resources, opts.runs, WARMUP_RUNS, progress, stop.signal));
   const fullPath = await attempt(async () => {
     stop.signal.throwIfAborted();
-    resources.registry = await BenchRegistry.start(join(resources.dataDir, 'registry'));
-    imageRef = await resources.registry.pushBaseImage(IMAGE_TAG);
+    resources.registry = await LocalRegistry.start();
+    await resources.registry.pushBaseImage(IMAGE_TAG);
+    imageRef = `${resources.registry.host}/busybox:${IMAGE_TAG}`;
     const image = await new ImageStore(join(resources.dataDir, 'node-state')).pull(imageRef);
     progress(`full path: ${imageRef} pulled`);
     return benchFullPath(resources, image, opts.fullPathRuns, progress, stop.signal);

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cgroupDirs, readCgroupLayout } from '../../src/runtime/cgroups/index.js';
-import type { BenchRegistry } from './registry.js';
+import type { LocalRegistry } from '../../src/runtime/image/testing/local-registry.js';
 
 export const RUNC = '/usr/sbin/runc';
 
@@ -31,7 +31,7 @@ export class BenchResources {
   readonly runcRoot: string;
   /** linux.cgroupsPath of every container is `${cgroupParent}/${id}`. */
   readonly cgroupParent = `/shoal-bench-runtime-${process.pid}`;
-  registry: BenchRegistry | undefined;
+  registry: LocalRegistry | undefined;
   private readonly netns = new Set<string>();
 
   private constructor(

@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { packageRoot } from '../../src/common/package-root.js';
 
 /** The repository root, whether this runs from test/support or dist/test/support. */
-export const REPO_ROOT = findRepoRoot();
+export const REPO_ROOT = packageRoot();
 export const SHOAL_JS = join(REPO_ROOT, 'dist', 'cmd', 'shoal.js');
 
 export class DaemonProcess {
@@ -64,11 +64,4 @@ export class DaemonProcess {
       return '';
     }
   }
-}
-
-function findRepoRoot(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  // test/support → ../..; dist/test/support → ../../..
-  const up = here.includes(`${join('dist', 'test')}`) ? '../../..' : '../..';
-  return resolve(here, up);
 }

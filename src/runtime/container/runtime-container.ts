@@ -10,12 +10,12 @@
  * restart the supervisor is not our child, so there is nothing else to wait on.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../common/atomic-file.js';
+import { packageRoot } from '../../common/package-root.js';
 import { isAlive } from '../../common/proc-stat.js';
 import { checkContainerSpec, type ContainerSpec } from './config.js';
 import { readRotatedLogEntries, type LogEntry } from './logs.js';
@@ -28,13 +28,7 @@ export const DEFAULT_STATE_ROOT = '/run/shoal-runtime';
 
 /** The runtime as `src/runtime/shim/build.sh` builds it: dist/shim/shoal-runtime under the package root. */
 export function defaultRuntimePath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('shoal-runtime: package root not found');
-    dir = parent;
-  }
-  return join(dir, 'dist', 'shim', 'shoal-runtime');
+  return join(packageRoot(), 'dist', 'shim', 'shoal-runtime');
 }
 
 export interface RuntimeOptions {

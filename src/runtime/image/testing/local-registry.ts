@@ -3,17 +3,19 @@
  * free loopback port with its storage in a temporary directory, and the base image built and
  * pushed into it by deploy/images/build-base.sh. Missing packages fail loudly, never skip.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { packageRoot } from '../../../common/package-root.js';
 
 const run = promisify(execFile);
-const scripts = fileURLToPath(new URL('../../../../deploy/images/', import.meta.url));
+/** deploy/images, found from the package root so that this works from dist/ too (the benchmarks run there). */
+const scripts = join(packageRoot(), 'deploy', 'images');
 
 /** What the scripts need, as `binary: Debian package`. */
 const NEEDED: Record<string, string> = {
@@ -88,6 +90,15 @@ export class LocalRegistry {
       await run(join(scripts, 'registry.sh'), ['stop', this.dir]);
     } finally {
       await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The same, synchronously: for a signal handler or an exit hook that cannot wait. */
+  stopSync(): void {
+    try {
+      execFileSync(join(scripts, 'registry.sh'), ['stop', this.dir], { stdio: 'ignore' });
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
     }
   }
 }
