@@ -468,6 +468,18 @@ describe('shoal connection', () => {
     expect(r.stderr).toBe(`shoal: cannot reach the manager at unix://${dir}/absent.sock: connect ENOENT ${dir}/absent.sock\n`);
   });
 
+  it('takes a comma-separated list of managers and uses the first one it can reach', async () => {
+    const r = await shoal('--host', `unix://${dir}/absent.sock,${host}`, 'service', 'ls', '-q');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('names every manager of the list when none can be reached', async () => {
+    const r = await shoal('--host', `unix://${dir}/a.sock, unix://${dir}/b.sock`, 'service', 'ls');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`shoal: cannot reach any manager: unix://${dir}/a.sock: connect ENOENT ${dir}/a.sock; unix://${dir}/b.sock: connect ENOENT ${dir}/b.sock\n`);
+  });
+
   it('refuses a host it cannot use with exit 2', async () => {
     const r = await shoal('node', 'ls', '-H', 'http://m1:80');
     expect(r.code).toBe(2);

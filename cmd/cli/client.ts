@@ -35,6 +35,17 @@ export function resolveHost(flag: string | undefined, env: Readonly<Record<strin
   return flag || env.SHOAL_HOST || DEFAULT_HOST;
 }
 
+/**
+ * The managers a host setting names: one host, or several separated by commas (the CLI tries them
+ * in order and uses the first that answers, so one manager's failure does not stop it).
+ */
+export function parseHosts(value: string): string[] {
+  const hosts = value.split(',').map((h) => h.trim());
+  if (hosts.some((h) => h === '')) throw new UsageError(`invalid host list "${value}": an entry is empty`);
+  for (const host of hosts) grpcTarget(host);
+  return hosts;
+}
+
 /** The gRPC target for a host: `unix:///abs/path` as is, `tcp://host:port` as `host:port`. */
 export function grpcTarget(host: string): string {
   if (host.startsWith('unix://')) {
@@ -56,6 +67,8 @@ export class ApiError extends CliError {
   constructor(
     message: string,
     readonly code: status,
+    /** No connection to the manager could be made: the call certainly did not reach it. */
+    readonly unreachable = false,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -97,21 +110,39 @@ type Unary<Req, Res> = (
 const CALL_TIMEOUT_MS = 30_000;
 
 export class ControlApi {
-  private readonly client: ControlClient;
+  readonly hosts: readonly string[];
+  /** The host calls go to: the first of the list until one cannot be reached. */
+  private current = 0;
+  private readonly clients: (ControlClient | undefined)[] = [];
 
-  /** `certPath`: for a tcp:// host, the directory holding a manager's node-credentials.pem (SHOAL_CERT_PATH). */
+  /**
+   * `hosts`: one host or a comma-separated list (SHOAL_HOST). `certPath`: for a tcp:// host, the
+   * directory holding a manager's node-credentials.pem (SHOAL_CERT_PATH).
+   */
   constructor(
-    readonly host: string,
-    certPath?: string,
+    hosts: string,
+    private readonly certPath?: string,
   ) {
+    this.hosts = parseHosts(hosts);
+  }
+
+  get host(): string {
+    return this.hosts[this.current]!;
+  }
+
+  private get client(): ControlClient {
+    return (this.clients[this.current] ??= this.connect(this.host));
+  }
+
+  private connect(host: string): ControlClient {
     const target = grpcTarget(host);
-    const { channelCredentials, options } = host.startsWith('tcp://') ? managerTls(host, certPath) : { channelCredentials: credentials.createInsecure(), options: {} };
+    const { channelCredentials, options } = host.startsWith('tcp://') ? managerTls(host, this.certPath) : { channelCredentials: credentials.createInsecure(), options: {} };
     // No receive limit: `service ps` of a service with 100,000 tasks is tens of megabytes.
-    this.client = new ControlClient(target, channelCredentials, { ...options, 'grpc.max_receive_message_length': -1 });
+    return new ControlClient(target, channelCredentials, { ...options, 'grpc.max_receive_message_length': -1 });
   }
 
   close(): void {
-    this.client.close();
+    for (const client of this.clients) client?.close();
   }
 
   getCluster(): Promise<GetClusterResponse> {
@@ -170,9 +201,28 @@ export class ControlApi {
     return this.call(this.client.getJoinToken, { role, rotate });
   }
 
-  private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
+  /**
+   * Calls the current host; when it cannot be reached at all (so the call never arrived), moves on
+   * to the next host of the list and calls again. Every other failure is final.
+   */
+  private async call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
+    const unreachable: ApiError[] = [];
+    for (;;) {
+      try {
+        return await this.callCurrent(method, request);
+      } catch (error) {
+        if (!(error instanceof ApiError) || !error.unreachable) throw error;
+        unreachable.push(error);
+        if (unreachable.length === this.hosts.length) throw noneReachable(unreachable);
+        this.current = (this.current + 1) % this.hosts.length;
+      }
+    }
+  }
+
+  private callCurrent<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
+    const client = this.client;
     return new Promise((resolve, reject) => {
-      method.call(this.client, request, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => {
+      method.call(client, request, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => {
         if (error) reject(this.explain(error));
         else resolve(response);
       });
@@ -184,7 +234,7 @@ export class ControlApi {
       case status.UNAVAILABLE:
         // The manager itself answers UNAVAILABLE while there is no leader; only a failed connection is unreachable.
         if (!isConnectionFailure(error.details)) return new ApiError(error.details, error.code);
-        return new ApiError(`cannot reach the manager at ${this.host}: ${connectionProblem(error.details)}`, error.code);
+        return new ApiError(`cannot reach the manager at ${this.host}: ${connectionProblem(error.details)}`, error.code, neverConnected(error.details));
       case status.DEADLINE_EXCEEDED:
         return new ApiError(`the manager at ${this.host} did not answer within ${CALL_TIMEOUT_MS / 1000}s`, error.code);
       default:
@@ -195,6 +245,20 @@ export class ControlApi {
 
 function isConnectionFailure(details: string): boolean {
   return details === '' || /No connection established|Connection dropped|failed to connect|Last error:/i.test(details);
+}
+
+function noneReachable(errors: ApiError[]): ApiError {
+  if (errors.length === 1) return errors[0]!;
+  const reasons = errors.map((e) => e.message.replace(/^cannot reach the manager at /, ''));
+  return new ApiError(`cannot reach any manager: ${reasons.join('; ')}`, status.UNAVAILABLE, true);
+}
+
+/**
+ * The connection was never made (as opposed to dropped part-way through a call, after which the
+ * call may have been carried out): only then is calling another manager safe.
+ */
+function neverConnected(details: string): boolean {
+  return details === '' || /No connection established|failed to connect/i.test(details);
 }
 
 /** grpc-js wraps the socket error ("No connection established. Last error: Error: connect ENOENT /x. Resolution note: "): keep the socket error. */

@@ -43,7 +43,7 @@ export const hostFlag: FlagSpec = {
   short: 'H',
   kind: 'string',
   value: 'url',
-  help: 'Manager to talk to: unix:///path/to.sock or tcp://host:port (default $SHOAL_HOST, else unix:///var/run/shoal/shoal.sock)',
+  help: 'Manager to talk to: unix:///path/to.sock or tcp://host:port, or several separated by commas, tried in order (default $SHOAL_HOST, else unix:///var/run/shoal/shoal.sock)',
 };
 const helpFlag: FlagSpec = { name: 'help', short: 'h', kind: 'bool', help: 'Print usage' };
 
