@@ -168,6 +168,25 @@ describe('parseStackFile: a good file', () => {
   });
 });
 
+describe('parseStackFile: interpolation from the environment', () => {
+  const withEnv = (text: string, env: Record<string, string>) => parseStackFile(text, { ...options, env });
+
+  it('fills $VAR, ${VAR} and defaults in values, and reads $$ as a literal $', () => {
+    const text = service('command: echo $$HOME ${GREETING:-hello} $WHO ${EMPTY-unset} ${EMPTY:-empty}').replace('image: nginx', 'image: ${REGISTRY}/busybox:${TAG-latest}');
+    const [web] = withEnv(text, { REGISTRY: '10.0.0.1:5000', WHO: 'world', EMPTY: '' });
+    expect(web!.spec.task?.container?.image).toBe('10.0.0.1:5000/busybox:latest');
+    expect(web!.spec.task?.container?.args).toEqual(['echo', '$HOME', 'hello', 'world', 'empty']);
+  });
+
+  it('refuses a variable that is not set, naming the key, rather than deploy a value with a hole', () => {
+    expect(refusal(service('environment:\n  A: ${NOT_SET_ANYWHERE}'))).toBe(
+      'stack file stack.yml: services.web.environment.A: variable NOT_SET_ANYWHERE is not set (give a default with ${NOT_SET_ANYWHERE:-default}, or write $$ for a literal $)',
+    );
+    expect(refusal(service('user: ${NOT_SET_ANYWHERE:?the user to run as}'))).toBe('stack file stack.yml: services.web.user: NOT_SET_ANYWHERE: the user to run as');
+    expect(refusal(service('hostname: ${1BAD}'))).toMatch(/services.web.hostname: invalid interpolation "\$\{1BAD\}"/);
+  });
+});
+
 describe('parseStackFile: refusals name the key', () => {
   it('refuses what shoal does not support', () => {
     expect(refusal(service('ports: ["80:80"]'))).toBe('stack file stack.yml: services.web.ports: not supported by shoal');
@@ -178,7 +197,6 @@ describe('parseStackFile: refusals name the key', () => {
       'stack file stack.yml: services.web.deploy.resources.limits.pids: not supported by shoal',
     );
     expect(refusal(service('healthcheck:\n  start_interval: 1s'))).toBe('stack file stack.yml: services.web.healthcheck.start_interval: not supported by shoal');
-    expect(refusal(service('environment:\n  A: ${HOME}'))).toMatch(/services.web.environment.A: variable interpolation/);
   });
 
   it('refuses values of the wrong shape', () => {

@@ -3,8 +3,9 @@
  * environment, working_dir, user, hostname, labels, healthcheck, stop_signal, stop_grace_period
  * and `deploy` (mode, replicas, labels, update_config, rollback_config, restart_policy, placement,
  * resources). Anything else, and any invalid value, is refused with one error naming the key, so
- * that nothing of a file shoal would misread gets deployed. `x-` extension keys are ignored and
- * YAML anchors and merge keys work; variable interpolation (`${VAR}`) is not performed and refused.
+ * that nothing of a file shoal would misread gets deployed. `x-` extension keys are ignored,
+ * YAML anchors and merge keys work, and values are interpolated from the environment as compose
+ * does (`${VAR}`, `${VAR:-default}`; compose-interpolate.ts).
  */
 import { parseDocument } from 'yaml';
 import {
@@ -21,6 +22,7 @@ import {
 } from '../../proto/gen/objects.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG } from '../../src/manager/controlapi/spec-defaults.js';
 import { InvalidSpecError, validateServiceSpec } from '../../src/manager/controlapi/validate-spec.js';
+import { interpolateTree, InterpolationError } from './compose-interpolate.js';
 import { CliError } from './errors.js';
 import { splitShellWords } from './shellwords.js';
 import { parseCpus, parseDuration, parseMemory } from './units.js';
@@ -37,7 +39,7 @@ export interface StackService {
 
 export interface ComposeOptions {
   readonly stack: string;
-  /** Where variables named without a value in `environment` come from. */
+  /** The CLI's environment: where interpolated variables, and variables named without a value in `environment`, come from. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The file's name, for error messages. */
   readonly file: string;
@@ -68,9 +70,9 @@ export function parseStackFile(text: string, options: ComposeOptions): StackServ
   const doc = parseDocument(text, { merge: true });
   if (doc.errors.length > 0) throw new ComposeError(options.file, '', `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
   try {
-    return convertFile(doc.toJS({ maxAliasCount: 1000 }), options);
+    return convertFile(interpolateTree(doc.toJS({ maxAliasCount: 1000 }), options.env), options);
   } catch (error) {
-    if (error instanceof KeyError) throw new ComposeError(options.file, error.path, error.message);
+    if (error instanceof KeyError || error instanceof InterpolationError) throw new ComposeError(options.file, error.path, error.message);
     throw error;
   }
 }
@@ -289,12 +291,11 @@ function listAt(value: unknown, path: string): unknown[] {
   return value;
 }
 
-/** A scalar as a string: compose reads `user: 1000` as "1000". `${...}` would need interpolation. */
+/** A scalar as a string: compose reads `user: 1000` as "1000". */
 function stringAt(value: unknown, path: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') throw new KeyError(path, 'must be a string');
-  if (value.includes('${')) throw new KeyError(path, 'variable interpolation (${...}) is not supported; write the value itself');
   return value;
 }
 
