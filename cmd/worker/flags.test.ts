@@ -15,6 +15,7 @@ describe('shoal worker flags', () => {
       executor: 'runtime',
       runtimeRoot: defaultRuntimeRoot('/tmp/w'),
       cgroupParent: `/shoal/${hostname()}`,
+      insecureRegistries: [],
       fakeConfigFile: undefined,
       labels: {},
       hostname: undefined,
@@ -44,6 +45,13 @@ describe('shoal worker flags', () => {
     expect(defaultRuntimeRoot('/var/lib/shoal/w1')).not.toBe(defaultRuntimeRoot('/var/lib/shoal/w2'));
     expect(parseWorkerFlags([...required, '--hostname', 'w1'])).toMatchObject({ cgroupParent: '/shoal/w1' });
     expect(parseWorkerFlags([...required, '--runtime-root', '/run/r', '--cgroup-parent', '/mine/w'])).toMatchObject({ runtimeRoot: '/run/r', cgroupParent: '/mine/w' });
+  });
+
+  it('takes registries to pull from over plain HTTP, each as HOST:PORT', () => {
+    expect(parseWorkerFlags([...required, '--insecure-registry', '10.213.0.1:5000', '--insecure-registry', 'reg.lan:443'])).toMatchObject({
+      insecureRegistries: ['10.213.0.1:5000', 'reg.lan:443'],
+    });
+    expect(() => parseWorkerFlags([...required, '--insecure-registry', 'reg.lan'])).toThrow(/--insecure-registry reg.lan: expected HOST:PORT/);
   });
 
   it('takes the join token from --token, else from SHOAL_JOIN_TOKEN', () => {

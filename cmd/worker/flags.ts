@@ -29,6 +29,9 @@ Options:
                                 (default /run/shoal/<hash of the state directory>/runtime)
       --cgroup-parent PATH      The cgroup every container goes under, as PATH/<task id>
                                 (default /shoal/<hostname>)
+      --insecure-registry HOST:PORT
+                                A registry pulled from over plain HTTP, not HTTPS
+                                (repeatable, as dockerd's; loopback ones always are)
       --fake-config FILE        JSON timings and failure modes for the fake executor
                                 (see cmd/worker/README.md)
       --label KEY=VALUE         A label of this node, for engine.labels constraints (repeatable)
@@ -46,6 +49,8 @@ export interface WorkerFlags {
   executor: 'runtime' | 'fake';
   runtimeRoot: string;
   cgroupParent: string;
+  /** Registries (`host:port`) pulled from over plain HTTP, besides loopback ones. */
+  insecureRegistries: string[];
   fakeConfigFile: string | undefined;
   labels: Record<string, string>;
   hostname: string | undefined;
@@ -69,6 +74,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
         executor: { type: 'string', default: 'runtime' },
         'runtime-root': { type: 'string' },
         'cgroup-parent': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true },
         'fake-config': { type: 'string' },
         label: { type: 'string', multiple: true },
         hostname: { type: 'string' },
@@ -99,6 +105,8 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
   if (values.hostname === '') throw new UsageError('--hostname must not be empty');
   const cgroupParent = values['cgroup-parent'] ?? `/shoal/${values.hostname ?? osHostname()}`;
   if (cgroupParent === '' || cgroupParent.split('/').includes('..')) throw new UsageError(`--cgroup-parent ${cgroupParent}: expected a cgroup path without '..'`);
+  const insecureRegistries = values['insecure-registry'] ?? [];
+  for (const registry of insecureRegistries) checkHostPort('--insecure-registry', registry);
   return {
     help: false,
     managers,
@@ -107,6 +115,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     executor,
     runtimeRoot,
     cgroupParent,
+    insecureRegistries,
     fakeConfigFile: values['fake-config'],
     labels: parseLabels(values.label ?? []),
     hostname: values.hostname,

@@ -12,6 +12,7 @@ import type { Executor } from '../../src/agent/executor.js';
 import { FakeExecutor } from '../../src/agent/fake-executor.js';
 import { RuntimeExecutor } from '../../src/agent/runtime-executor/runtime-executor.js';
 import { defaultRuntimePath } from '../../src/runtime/container/index.js';
+import { RegistryClient } from '../../src/runtime/image/registry-client.js';
 import { FakeConfigError, parseFakeConfig, type FakeConfig } from './fake-config.js';
 import { parseWorkerFlags, usage, UsageError, type WorkerFlags } from './flags.js';
 
@@ -97,6 +98,7 @@ function makeExecutor(flags: WorkerFlags, fakeConfig: FakeConfig): Executor & { 
     runtimeRoot: flags.runtimeRoot,
     runtimePath,
     cgroupParent: flags.cgroupParent,
+    registry: new RegistryClient({ insecureRegistries: flags.insecureRegistries }),
   });
 }
 
