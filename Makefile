@@ -2,10 +2,10 @@
 # (Debian packages through apt-get, npm packages through npm ci), so they work on a fresh machine.
 
 SHELL := /bin/bash
-APT_PACKAGES := protobuf-compiler etcd-server etcd-client docker-registry skopeo umoci busybox-static jq zstd curl openssl attr runc
+APT_PACKAGES := protobuf-compiler etcd-server etcd-client docker-registry skopeo umoci busybox-static jq zstd curl openssl attr runc iproute2
 STAMP := node_modules/.shoal-deps-stamp
 
-.PHONY: deps build test demo clean
+.PHONY: deps build test demo raft-demo clean
 
 # System packages: installed only when one is missing, so repeated runs stay fast.
 deps: $(STAMP)
@@ -26,7 +26,12 @@ build: deps
 test: build
 	bash scripts/test-all.sh
 
+# A local cluster of 3 managers and 2 workers running a web service; it stays up for you to try
+# (deploy/local-cluster.sh down removes it). The Raft library's own demo: make raft-demo.
 demo: build
+	bash deploy/demo.sh
+
+raft-demo: build
 	bash deploy/raft-demo.sh
 
 clean:
