@@ -22,6 +22,8 @@ import {
   type ListServicesResponse,
   type ListTasksRequest,
   type ManagerStatus,
+  type SubscribeLogsMessage,
+  type SubscribeLogsRequest,
   type UpdateServiceRequest,
 } from '../../proto/gen/control.js';
 import type { Node, NodeRole, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
@@ -199,6 +201,28 @@ export class ControlApi {
   /** The role's join token (rotated first if asked) and the managers' addresses. */
   getJoinToken(role: NodeRole, rotate: boolean): Promise<GetJoinTokenResponse> {
     return this.call(this.client.getJoinToken, { role, rotate });
+  }
+
+  /**
+   * Control.SubscribeLogs on the current host, a stream with no deadline (it may follow for hours):
+   * `onMessage` gets each message in order; `done` resolves when the manager ends the stream or
+   * after `cancel()`, and rejects with an ApiError if the call fails.
+   */
+  subscribeLogs(request: SubscribeLogsRequest, onMessage: (message: SubscribeLogsMessage) => void): { done: Promise<void>; cancel(): void } {
+    const call = this.client.subscribeLogs(request);
+    let cancelled = false;
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', onMessage);
+      call.on('end', () => resolve());
+      call.on('error', (error: ServiceError) => (cancelled && error.code === status.CANCELLED ? resolve() : reject(this.explain(error))));
+    });
+    return {
+      done,
+      cancel: () => {
+        cancelled = true;
+        call.cancel();
+      },
+    };
   }
 
   /**

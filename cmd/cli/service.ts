@@ -1,15 +1,19 @@
-/** `shoal service ...`: create, inspect, ls, ps, rm, rollback, scale, update. */
+/** `shoal service ...`: create, inspect, logs, ls, ps, rm, rollback, scale, update. */
 import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import type { ListServicesResponse } from '../../proto/gen/control.js';
 import { Service, Task, type Node } from '../../proto/gen/objects.js';
+import { ApiError } from './client.js';
 import { forEachArg, type Command, type CommandContext, type CommandGroup } from './command.js';
 import { CliError, UsageError } from './errors.js';
 import { parseUint } from './flag-values.js';
 import type { FlagSpec } from './flags.js';
 import { servicesTable, tasksTable } from './listings.js';
+import { logsFlags, printLogs } from './logs.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { prettyService } from './pretty.js';
 import { updateServiceSpec, waitUnlessDetached } from './service-actions.js';
+import { findTask } from './task.js';
 import { parseTaskFilters, taskFilterFlag, type TaskFilterKey } from './task-filter.js';
 import { applyUpdateFlags, serviceCreateFlags, serviceUpdateFlags, specFromCreateFlags } from './service-options.js';
 
@@ -49,6 +53,30 @@ const inspect: Command = {
     if (ctx.flags.bool('pretty')) ctx.io.out.write(found.map((s) => prettyService(s, ctx.io.now())).join('\n'));
     else ctx.io.out.write(toJsonText(found.map((s) => Service.toJSON(s))));
     return code;
+  },
+};
+
+const logs: Command = {
+  name: 'logs',
+  usage: '[OPTIONS] SERVICE|TASK',
+  summary: 'Fetch the logs of a service or task',
+  flags: logsFlags,
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const ref = ctx.args[0]!;
+    const api = ctx.api();
+    // As docker's: a service by id, name or prefix, else a task by id or name.
+    const service = await api.getService(ref).catch(async (error: unknown) => {
+      if (!(error instanceof ApiError) || error.code !== status.NOT_FOUND) throw error;
+      await findTask(api, ref).catch(() => {
+        throw error;
+      });
+      return undefined;
+    });
+    if (service) return printLogs(ctx, { serviceIds: [service.meta!.id], taskIds: [] });
+    return printLogs(ctx, { serviceIds: [], taskIds: [(await findTask(api, ref)).meta!.id] });
   },
 };
 
@@ -199,5 +227,5 @@ const rollback: Command = {
 export const serviceGroup: CommandGroup = {
   name: 'service',
   summary: 'Manage services',
-  commands: [create, inspect, ls, ps, rm, rollback, scale, update],
+  commands: [create, inspect, logs, ls, ps, rm, rollback, scale, update],
 };

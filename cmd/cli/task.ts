@@ -1,12 +1,14 @@
 /**
- * `shoal task ...`: inspect, ls. Docker has no task group (it inspects tasks with `docker inspect`);
- * shoal gives tasks one, named as issue 6 asks (`shoal task inspect`, later `shoal task logs`).
+ * `shoal task ...`: inspect, logs, ls. Docker has no task group (it inspects tasks with `docker
+ * inspect`, and reads their logs with `docker service logs TASK`); shoal gives tasks one, named as
+ * issue 6 asks (`shoal task inspect`, `shoal task logs`).
  */
 import { status } from '@grpc/grpc-js';
 import { Task } from '../../proto/gen/objects.js';
 import { ApiError, type ControlApi } from './client.js';
 import { forEachArg, type Command, type CommandGroup } from './command.js';
 import { UsageError } from './errors.js';
+import { logsFlags, printLogs } from './logs.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { prettyTask } from './pretty.js';
 import { printTasks } from './service.js';
@@ -71,6 +73,20 @@ const inspect: Command = {
   },
 };
 
+const logs: Command = {
+  name: 'logs',
+  usage: '[OPTIONS] TASK',
+  summary: 'Fetch the logs of a task (by id, id prefix or name such as web.1)',
+  flags: logsFlags,
+  minArgs: 1,
+  maxArgs: 1,
+  remote: true,
+  async run(ctx) {
+    const task = await findTask(ctx.api(), ctx.args[0]!);
+    return printLogs(ctx, { serviceIds: [], taskIds: [task.meta!.id] });
+  },
+};
+
 const taskListFilterKeys: readonly TaskFilterKey[] = ['desired-state', 'id', 'name', 'node', 'service'];
 
 const ls: Command = {
@@ -95,5 +111,5 @@ const ls: Command = {
 export const taskGroup: CommandGroup = {
   name: 'task',
   summary: 'Manage tasks',
-  commands: [inspect, ls],
+  commands: [inspect, logs, ls],
 };

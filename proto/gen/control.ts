@@ -7,7 +7,9 @@ import {
   ChannelCredentials,
   Client,
   type ClientOptions,
+  ClientReadableStream,
   type ClientUnaryCall,
+  handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   Metadata,
@@ -16,6 +18,7 @@ import {
 } from "@grpc/grpc-js";
 import Long from "long";
 import _m0 from "protobufjs/minimal.js";
+import { LogMessage, LogOptions, LogSelector } from "./logs.js";
 import {
   Cluster,
   Node,
@@ -189,6 +192,17 @@ export interface GetJoinTokenResponse {
   token: string;
   /** Where a joining node can reach the managers (their Raft addresses, the leader's first). */
   managerAddresses: string[];
+}
+
+export interface SubscribeLogsRequest {
+  selector?: LogSelector | undefined;
+  options?: LogOptions | undefined;
+}
+
+export interface SubscribeLogsMessage {
+  messages: LogMessage[];
+  /** One line per node whose logs will not come, e.g. "error from node w2: node is down". */
+  warnings: string[];
 }
 
 function createBaseGetClusterRequest(): GetClusterRequest {
@@ -2214,6 +2228,160 @@ export const GetJoinTokenResponse = {
   },
 };
 
+function createBaseSubscribeLogsRequest(): SubscribeLogsRequest {
+  return { selector: undefined, options: undefined };
+}
+
+export const SubscribeLogsRequest = {
+  encode(message: SubscribeLogsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.selector !== undefined) {
+      LogSelector.encode(message.selector, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.options !== undefined) {
+      LogOptions.encode(message.options, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): SubscribeLogsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSubscribeLogsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.selector = LogSelector.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.options = LogOptions.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): SubscribeLogsRequest {
+    return {
+      selector: isSet(object.selector) ? LogSelector.fromJSON(object.selector) : undefined,
+      options: isSet(object.options) ? LogOptions.fromJSON(object.options) : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeLogsRequest): unknown {
+    const obj: any = {};
+    if (message.selector !== undefined) {
+      obj.selector = LogSelector.toJSON(message.selector);
+    }
+    if (message.options !== undefined) {
+      obj.options = LogOptions.toJSON(message.options);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeLogsRequest>, I>>(base?: I): SubscribeLogsRequest {
+    return SubscribeLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeLogsRequest>, I>>(object: I): SubscribeLogsRequest {
+    const message = createBaseSubscribeLogsRequest();
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? LogSelector.fromPartial(object.selector)
+      : undefined;
+    message.options = (object.options !== undefined && object.options !== null)
+      ? LogOptions.fromPartial(object.options)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeLogsMessage(): SubscribeLogsMessage {
+  return { messages: [], warnings: [] };
+}
+
+export const SubscribeLogsMessage = {
+  encode(message: SubscribeLogsMessage, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.messages) {
+      LogMessage.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): SubscribeLogsMessage {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseSubscribeLogsMessage();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.messages.push(LogMessage.decode(reader, reader.uint32()));
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.warnings.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): SubscribeLogsMessage {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => LogMessage.fromJSON(e))
+        : [],
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: SubscribeLogsMessage): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => LogMessage.toJSON(e));
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeLogsMessage>, I>>(base?: I): SubscribeLogsMessage {
+    return SubscribeLogsMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeLogsMessage>, I>>(object: I): SubscribeLogsMessage {
+    const message = createBaseSubscribeLogsMessage();
+    message.messages = object.messages?.map((e) => LogMessage.fromPartial(e)) || [];
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   getCluster: {
@@ -2334,6 +2502,20 @@ export const ControlService = {
     responseSerialize: (value: GetJoinTokenResponse) => Buffer.from(GetJoinTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => GetJoinTokenResponse.decode(value),
   },
+  /**
+   * The logs of services' or tasks' containers, read on their workers and relayed by the leader.
+   * Without follow the stream ends once every node has sent what it has; with follow it goes on
+   * until the caller cancels it. A node that cannot answer (down, gone) is reported in `warnings`.
+   */
+  subscribeLogs: {
+    path: "/shoal.control.Control/SubscribeLogs",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (value: SubscribeLogsRequest) => Buffer.from(SubscribeLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => SubscribeLogsRequest.decode(value),
+    responseSerialize: (value: SubscribeLogsMessage) => Buffer.from(SubscribeLogsMessage.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => SubscribeLogsMessage.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -2351,6 +2533,12 @@ export interface ControlServer extends UntypedServiceImplementation {
   removeNode: handleUnaryCall<RemoveNodeRequest, RemoveNodeResponse>;
   /** The join token of a role, optionally rotated first (the old token stops working at once). */
   getJoinToken: handleUnaryCall<GetJoinTokenRequest, GetJoinTokenResponse>;
+  /**
+   * The logs of services' or tasks' containers, read on their workers and relayed by the leader.
+   * Without follow the stream ends once every node has sent what it has; with follow it goes on
+   * until the caller cancels it. A node that cannot answer (down, gone) is reported in `warnings`.
+   */
+  subscribeLogs: handleServerStreamingCall<SubscribeLogsRequest, SubscribeLogsMessage>;
 }
 
 export interface ControlClient extends Client {
@@ -2550,6 +2738,20 @@ export interface ControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetJoinTokenResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The logs of services' or tasks' containers, read on their workers and relayed by the leader.
+   * Without follow the stream ends once every node has sent what it has; with follow it goes on
+   * until the caller cancels it. A node that cannot answer (down, gone) is reported in `warnings`.
+   */
+  subscribeLogs(
+    request: SubscribeLogsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeLogsMessage>;
+  subscribeLogs(
+    request: SubscribeLogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeLogsMessage>;
 }
 
 export const ControlClient = makeGenericClientConstructor(ControlService, "shoal.control.Control") as unknown as {

@@ -9,6 +9,8 @@ import {
   type ClientOptions,
   ClientReadableStream,
   type ClientUnaryCall,
+  ClientWritableStream,
+  handleClientStreamingCall,
   handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -18,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import Long from "long";
 import _m0 from "protobufjs/minimal.js";
+import { LogMessage, LogOptions } from "./logs.js";
 import { NodeDescription, Task, TaskStatus } from "./objects.js";
 
 export const protobufPackage = "shoal.dispatcher";
@@ -50,6 +53,19 @@ export interface SessionMessage {
   updated: Task[];
   /** Ids of tasks no longer assigned to the node: nothing is left for it to do with them. */
   removed: string[];
+  /** Log subscriptions for tasks of this node, new or cancelled; the node answers on PublishLogs. */
+  logSubscriptions: LogSubscription[];
+}
+
+export interface LogSubscription {
+  id: string;
+  /** The node's tasks whose logs are wanted. */
+  taskIds: string[];
+  options?:
+    | LogOptions
+    | undefined;
+  /** The subscriber has gone: stop publishing for it. */
+  cancelled: boolean;
 }
 
 export interface HeartbeatRequest {
@@ -71,6 +87,19 @@ export interface UpdateTaskStatusRequest {
 }
 
 export interface UpdateTaskStatusResponse {
+}
+
+export interface PublishLogsRequest {
+  sessionId: string;
+  subscriptionId: string;
+  messages: LogMessage[];
+  /** The node has sent all it has for the subscription (never set while following). */
+  close: boolean;
+  /** Why some of the subscription's logs could not be read on the node (the node carries on). */
+  error: string;
+}
+
+export interface PublishLogsResponse {
 }
 
 function createBaseSessionRequest(): SessionRequest {
@@ -133,7 +162,16 @@ export const SessionRequest = {
 };
 
 function createBaseSessionMessage(): SessionMessage {
-  return { nodeId: "", sessionId: "", heartbeatPeriodMs: 0, managers: [], full: false, updated: [], removed: [] };
+  return {
+    nodeId: "",
+    sessionId: "",
+    heartbeatPeriodMs: 0,
+    managers: [],
+    full: false,
+    updated: [],
+    removed: [],
+    logSubscriptions: [],
+  };
 }
 
 export const SessionMessage = {
@@ -158,6 +196,9 @@ export const SessionMessage = {
     }
     for (const v of message.removed) {
       writer.uint32(66).string(v!);
+    }
+    for (const v of message.logSubscriptions) {
+      LogSubscription.encode(v!, writer.uint32(74).fork()).ldelim();
     }
     return writer;
   },
@@ -218,6 +259,13 @@ export const SessionMessage = {
 
           message.removed.push(reader.string());
           continue;
+        case 9:
+          if (tag !== 74) {
+            break;
+          }
+
+          message.logSubscriptions.push(LogSubscription.decode(reader, reader.uint32()));
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -236,6 +284,9 @@ export const SessionMessage = {
       full: isSet(object.full) ? globalThis.Boolean(object.full) : false,
       updated: globalThis.Array.isArray(object?.updated) ? object.updated.map((e: any) => Task.fromJSON(e)) : [],
       removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
+      logSubscriptions: globalThis.Array.isArray(object?.logSubscriptions)
+        ? object.logSubscriptions.map((e: any) => LogSubscription.fromJSON(e))
+        : [],
     };
   },
 
@@ -262,6 +313,9 @@ export const SessionMessage = {
     if (message.removed?.length) {
       obj.removed = message.removed;
     }
+    if (message.logSubscriptions?.length) {
+      obj.logSubscriptions = message.logSubscriptions.map((e) => LogSubscription.toJSON(e));
+    }
     return obj;
   },
 
@@ -277,6 +331,113 @@ export const SessionMessage = {
     message.full = object.full ?? false;
     message.updated = object.updated?.map((e) => Task.fromPartial(e)) || [];
     message.removed = object.removed?.map((e) => e) || [];
+    message.logSubscriptions = object.logSubscriptions?.map((e) => LogSubscription.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLogSubscription(): LogSubscription {
+  return { id: "", taskIds: [], options: undefined, cancelled: false };
+}
+
+export const LogSubscription = {
+  encode(message: LogSubscription, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    for (const v of message.taskIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.options !== undefined) {
+      LogOptions.encode(message.options, writer.uint32(26).fork()).ldelim();
+    }
+    if (message.cancelled !== false) {
+      writer.uint32(32).bool(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): LogSubscription {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseLogSubscription();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.taskIds.push(reader.string());
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.options = LogOptions.decode(reader, reader.uint32());
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.cancelled = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): LogSubscription {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      taskIds: globalThis.Array.isArray(object?.taskIds) ? object.taskIds.map((e: any) => globalThis.String(e)) : [],
+      options: isSet(object.options) ? LogOptions.fromJSON(object.options) : undefined,
+      cancelled: isSet(object.cancelled) ? globalThis.Boolean(object.cancelled) : false,
+    };
+  },
+
+  toJSON(message: LogSubscription): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    if (message.options !== undefined) {
+      obj.options = LogOptions.toJSON(message.options);
+    }
+    if (message.cancelled !== false) {
+      obj.cancelled = message.cancelled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogSubscription>, I>>(base?: I): LogSubscription {
+    return LogSubscription.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogSubscription>, I>>(object: I): LogSubscription {
+    const message = createBaseLogSubscription();
+    message.id = object.id ?? "";
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.options = (object.options !== undefined && object.options !== null)
+      ? LogOptions.fromPartial(object.options)
+      : undefined;
+    message.cancelled = object.cancelled ?? false;
     return message;
   },
 };
@@ -590,6 +751,170 @@ export const UpdateTaskStatusResponse = {
   },
 };
 
+function createBasePublishLogsRequest(): PublishLogsRequest {
+  return { sessionId: "", subscriptionId: "", messages: [], close: false, error: "" };
+}
+
+export const PublishLogsRequest = {
+  encode(message: PublishLogsRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.subscriptionId !== "") {
+      writer.uint32(18).string(message.subscriptionId);
+    }
+    for (const v of message.messages) {
+      LogMessage.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    if (message.close !== false) {
+      writer.uint32(32).bool(message.close);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): PublishLogsRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePublishLogsRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.sessionId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.subscriptionId = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.messages.push(LogMessage.decode(reader, reader.uint32()));
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.close = reader.bool();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.error = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PublishLogsRequest {
+    return {
+      sessionId: isSet(object.sessionId) ? globalThis.String(object.sessionId) : "",
+      subscriptionId: isSet(object.subscriptionId) ? globalThis.String(object.subscriptionId) : "",
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => LogMessage.fromJSON(e))
+        : [],
+      close: isSet(object.close) ? globalThis.Boolean(object.close) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: PublishLogsRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.subscriptionId !== "") {
+      obj.subscriptionId = message.subscriptionId;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => LogMessage.toJSON(e));
+    }
+    if (message.close !== false) {
+      obj.close = message.close;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishLogsRequest>, I>>(base?: I): PublishLogsRequest {
+    return PublishLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishLogsRequest>, I>>(object: I): PublishLogsRequest {
+    const message = createBasePublishLogsRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.subscriptionId = object.subscriptionId ?? "";
+    message.messages = object.messages?.map((e) => LogMessage.fromPartial(e)) || [];
+    message.close = object.close ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBasePublishLogsResponse(): PublishLogsResponse {
+  return {};
+}
+
+export const PublishLogsResponse = {
+  encode(_: PublishLogsResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): PublishLogsResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePublishLogsResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): PublishLogsResponse {
+    return {};
+  },
+
+  toJSON(_: PublishLogsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishLogsResponse>, I>>(base?: I): PublishLogsResponse {
+    return PublishLogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishLogsResponse>, I>>(_: I): PublishLogsResponse {
+    const message = createBasePublishLogsResponse();
+    return message;
+  },
+};
+
 export type DispatcherService = typeof DispatcherService;
 export const DispatcherService = {
   /**
@@ -625,6 +950,19 @@ export const DispatcherService = {
       Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => UpdateTaskStatusResponse.decode(value),
   },
+  /**
+   * The node's answer to one log subscription its session carried: batches of lines, then (for a
+   * subscription that does not follow) `close` once it has sent everything it has.
+   */
+  publishLogs: {
+    path: "/shoal.dispatcher.Dispatcher/PublishLogs",
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: (value: PublishLogsRequest) => Buffer.from(PublishLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => PublishLogsRequest.decode(value),
+    responseSerialize: (value: PublishLogsResponse) => Buffer.from(PublishLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => PublishLogsResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServer extends UntypedServiceImplementation {
@@ -636,6 +974,11 @@ export interface DispatcherServer extends UntypedServiceImplementation {
   session: handleServerStreamingCall<SessionRequest, SessionMessage>;
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
   updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
+  /**
+   * The node's answer to one log subscription its session carried: batches of lines, then (for a
+   * subscription that does not follow) `close` once it has sent everything it has.
+   */
+  publishLogs: handleClientStreamingCall<PublishLogsRequest, PublishLogsResponse>;
 }
 
 export interface DispatcherClient extends Client {
@@ -680,6 +1023,26 @@ export interface DispatcherClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The node's answer to one log subscription its session carried: batches of lines, then (for a
+   * subscription that does not follow) `close` once it has sent everything it has.
+   */
+  publishLogs(
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsRequest>;
+  publishLogs(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsRequest>;
+  publishLogs(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsRequest>;
+  publishLogs(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientWritableStream<PublishLogsRequest>;
 }
 
 export const DispatcherClient = makeGenericClientConstructor(

@@ -2,8 +2,8 @@
  * The worker agent: joins the cluster with a token on its first start (credentials.ts), keeps its
  * certificate renewed (renewal.ts) and a session with the managers over mutual TLS (session.ts),
  * turns the assignments it receives into task controllers (assignments.ts, task-controller.ts) that run tasks through the
- * executor, reports their status in batches (status-reporter.ts), and saves what it knows in its
- * state directory (state.ts).
+ * executor, reports their status in batches (status-reporter.ts), answers the log subscriptions
+ * its session carries (log-publisher.ts), and saves what it knows in its state directory (state.ts).
  *
  * A restarted agent resumes from that state before any manager is heard from: each saved task's
  * controller re-attaches to what the executor still runs, and the managers are told what they may
@@ -24,6 +24,7 @@ import type { BackoffConfig } from './backoff.js';
 import { obtainNodeCredentials } from './credentials.js';
 import type { Executor } from './executor.js';
 import type { NodeCredentials } from '../manager/ca/node-credentials.js';
+import { LogPublisher } from './log-publisher.js';
 import { hostDescription } from './node-description.js';
 import { CertificateRenewer } from './renewal.js';
 import { AgentSession } from './session.js';
@@ -93,6 +94,7 @@ export class Agent {
   private readonly writer: StateWriter;
   private readonly session: AgentSession;
   private readonly renewer: CertificateRenewer;
+  private readonly logs: LogPublisher;
   private readonly stateDir: string;
 
   private constructor(opts: AgentOptions, saved: AgentState, credentials: NodeCredentials) {
@@ -131,9 +133,22 @@ export class Agent {
       events: {
         message: (msg) => this.onSessionMessage(msg),
         online: (send) => this.reporter.online(send),
-        offline: () => this.reporter.offline(),
+        offline: () => {
+          this.reporter.offline();
+          this.logs.stopAll();
+        },
         removed: (message) => void this.onRemoved(message),
       },
+    });
+    this.logs = new LogPublisher({
+      executor: opts.executor,
+      task: (taskId) => this.tasks.get(taskId)?.currentTask,
+      nodeId: () => this.session.nodeId,
+      open: (failed) => {
+        const call = this.session.publishLogs((err) => err && failed(err));
+        return call && { sessionId: call.sessionId, sink: call.stream };
+      },
+      logger,
     });
     this.renewer = new CertificateRenewer({
       credentials,
@@ -197,6 +212,7 @@ export class Agent {
     this.session.stop();
     this.renewer.stop();
     this.reporter.offline();
+    this.logs.stopAll();
     this.tasks.detach();
     await this.writer.close();
     this.logger.info({ nodeId: this.session.nodeId }, 'agent: stopped; tasks left running');
@@ -207,6 +223,7 @@ export class Agent {
     if (msg.full) this.tasks.apply(msg.updated);
     else this.tasks.applyChanges(msg.updated, msg.removed);
     this.resendMissed(msg.updated);
+    for (const subscription of msg.logSubscriptions) this.logs.handle(subscription);
     // The manager list may be new: worth saving.
     this.writer.changed();
   }

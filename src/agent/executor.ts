@@ -11,8 +11,11 @@
  *
  * A task's processes must outlive the agent: an agent that restarts finds them with inspect() and
  * re-attaches (wait, health, shutdown) instead of starting them again.
+ *
+ * logs() may be called at any time, for any task the executor has a record of, alongside the rest.
  */
 import type { HealthState, Task } from '../../proto/gen/objects.js';
+import type { LogEntry, LogReadOptions } from '../runtime/container/logs.js';
 import { DEFAULT_STOP_GRACE_PERIOD_MS } from '../manager/controlapi/spec-defaults.js';
 
 /** How a task's main process ended. */
@@ -24,6 +27,9 @@ export interface TaskExit {
   /** Why the exit could not be observed properly (e.g. its record was lost); reported as the failure. */
   error?: string;
 }
+
+/** Which of a task's log lines `logs` gives (the reader's poll interval is the executor's business). */
+export type TaskLogOptions = Omit<LogReadOptions, 'pollMs'>;
 
 /** What the executor knows of a task it was given before, possibly by an earlier agent process. */
 export interface TaskInspection {
@@ -83,6 +89,14 @@ export interface Executor {
 
   /** What is known of the task, or undefined if this executor holds no record of it. */
   inspect(taskId: string): Promise<TaskInspection | undefined>;
+
+  /**
+   * The lines the task's process wrote (docker's json-file entries: time, stream, text), oldest
+   * first: the last `tail` of them, those since a time, and with `follow` what it writes from now
+   * on, until `signal` aborts (the iteration then ends without an error). Nothing for a task
+   * without a log.
+   */
+  logs(task: Task, options: TaskLogOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
 }
 
 /** The stop grace period of the task's spec; docker's default when the spec leaves it at 0. */

@@ -157,4 +157,23 @@ describe('FakeExecutor (a simulation: plain sleep processes, no isolation)', () 
     expect(FakeExecutor.killAll(stateDir)).toBe(2);
     for (const pid of pids) await expect.poll(() => isAlive(pid)).toBe(false);
   });
+
+  it('keeps a log of its own: start, stop and exit, which a follower sees as they happen', async () => {
+    const { executor: e } = executor();
+    const t = task('logged:1');
+    await started(e, t);
+    const abort = new AbortController();
+    const follower = e.logs(t, { follow: true, tail: -1 }, abort.signal)[Symbol.asyncIterator]();
+    expect((await follower.next()).value?.log).toBe('fake task started: logged:1\n');
+    await e.shutdown(t, 5_000);
+    expect((await follower.next()).value?.log).toBe('fake task stopping: SIGTERM\n');
+    const exited = (await follower.next()).value;
+    expect(exited?.log).toBe('fake task exited with code 143\n');
+    expect(exited?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    abort.abort();
+    expect((await follower.next()).done).toBe(true);
+    const tail: string[] = [];
+    for await (const entry of e.logs(t, { follow: false, tail: 1 }, new AbortController().signal)) tail.push(entry.log);
+    expect(tail).toEqual(['fake task exited with code 143\n']);
+  });
 });

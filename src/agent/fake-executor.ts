@@ -10,6 +10,11 @@
  * also holds its record (supervisor and task pids, with their start times so a reused pid is not
  * mistaken for ours), so a new agent process re-attaches by pid: the same process, never restarted.
  *
+ * It keeps a container log in the runtime's format (JSON lines, see src/runtime/container/logs.ts)
+ * of what it simulates, so that `shoal service logs` has something to show with fake workers: a
+ * line when the task starts, one when it is asked to stop, and one (written by the supervisor)
+ * when its process exits.
+ *
  * Failure modes are chosen per image (FakeBehaviour): refuse to prepare or to start, exit with a
  * code after some time, turn unhealthy after some time, ignore SIGTERM (so shutdown needs SIGKILL).
  * An image may also declare a healthcheck of its own, which tasks run unless their spec names
@@ -17,12 +22,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { HealthState, type Task } from '../../proto/gen/objects.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import type { Executor, TaskExit, TaskInspection } from './executor.js';
+import { readContainerLog, type LogEntry } from '../runtime/container/logs.js';
+import type { Executor, TaskExit, TaskInspection, TaskLogOptions } from './executor.js';
 import { isAlive, readProcStat } from '../common/proc-stat.js';
 
 /** How tasks whose image matches behave. The first matching behaviour applies. */
@@ -78,6 +84,7 @@ interface FakeRecord {
 const RECORD = 'task.json';
 const PID_FILE = 'pid';
 const EXIT_FILE = 'exit';
+const LOG_FILE = 'container.log';
 /** How often shutdown looks whether the process has gone: stopping should be prompt. */
 const SHUTDOWN_POLL_MS = 10;
 const SPAWN_TIMEOUT_MS = 10_000;
@@ -96,6 +103,8 @@ const SUPERVISOR_SCRIPT = [
   's=$?',
   'if [ $s -eq 0 ]; then s=$code; fi',
   'echo $s > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"',
+  // The log line the supervisor writes (the fake's own, see the header), in the shim's JSON format.
+  'printf \'{"time":"%s","stream":"stdout","log":"fake task exited with code %s\\\\n"}\\n\' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$s" >> "$dir/container.log"',
 ].join('\n');
 
 export class FakeExecutor implements Executor {
@@ -122,6 +131,7 @@ export class FakeExecutor implements Executor {
     if (behaviour?.failStart !== undefined) throw new Error(behaviour.failStart);
     const dir = this.dirOf(id);
     if (!existsSync(dir)) throw new Error(`task ${id} was not prepared`);
+    await this.log(id, `fake task started: ${imageOf(task)}`);
     const duration = behaviour?.exitAfterMs === undefined ? 'infinity' : (behaviour.exitAfterMs / 1000).toFixed(3);
     const args = ['-c', SUPERVISOR_SCRIPT, 'fake-task', dir, duration, String(behaviour?.exitCode ?? 0), behaviour?.ignoreSigterm ? '1' : '0'];
     const supervisor = spawn('/bin/sh', args, { detached: true, stdio: 'ignore', cwd: '/' });
@@ -159,6 +169,7 @@ export class FakeExecutor implements Executor {
   async shutdown(task: Task, graceMs: number): Promise<void> {
     const record = this.readRecord(taskIdOf(task));
     if (!record || this.exitOf(record)) return;
+    await this.log(record.taskId, `fake task stopping: ${stopSignalOf(task)}`);
     signalProcess(record.pid, stopSignalOf(task));
     const deadline = Date.now() + graceMs;
     while (!this.exitOf(record) && Date.now() < deadline) await delay(SHUTDOWN_POLL_MS);
@@ -182,6 +193,10 @@ export class FakeExecutor implements Executor {
     const now = this.now();
     if (record.unhealthyAt !== undefined && now >= record.unhealthyAt) return HealthState.HEALTH_STATE_UNHEALTHY;
     return now >= record.healthyAt ? HealthState.HEALTH_STATE_HEALTHY : HealthState.HEALTH_STATE_STARTING;
+  }
+
+  logs(task: Task, options: TaskLogOptions, signal: AbortSignal): AsyncIterable<LogEntry> {
+    return readContainerLog(join(this.dirOf(taskIdOf(task)), LOG_FILE), { ...options, pollMs: this.pollMs }, signal);
   }
 
   async inspect(taskId: string): Promise<TaskInspection | undefined> {
@@ -213,6 +228,12 @@ export class FakeExecutor implements Executor {
       }
     }
     return killed;
+  }
+
+  /** Appends one line to the task's log, as the shim would (nanoseconds: the milliseconds padded). */
+  private async log(taskId: string, text: string): Promise<void> {
+    const time = new Date(this.now()).toISOString().replace('Z', '000000Z');
+    await appendFile(join(this.dirOf(taskId), LOG_FILE), `${JSON.stringify({ time, stream: 'stdout', log: `${text}\n` })}\n`);
   }
 
   private behaviourOf(task: Task): FakeBehaviour | undefined {

@@ -10,7 +10,7 @@
  * from the cluster ends the session for good. A renewed certificate starts a new session with it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { DispatcherClient, type SessionMessage, type TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
+import { DispatcherClient, type PublishLogsRequest, type SessionMessage, type TaskStatusUpdate } from '../../proto/gen/dispatcher.js';
 import type { NodeDescription } from '../../proto/gen/objects.js';
 import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -129,6 +129,15 @@ export class AgentSession {
     if (wasOnline) this.opts.events.offline();
     this.logger.info({ manager: this.address }, 'agent: reopening the session with the renewed certificate');
     this.connect(this.address ?? this.pickManager());
+  }
+
+  /**
+   * A PublishLogs call to the manager of the live session, answering one of its log
+   * subscriptions; undefined while there is no live session. `done` gets how the call ended.
+   */
+  publishLogs(done: (err: grpc.ServiceError | null) => void): { sessionId: string; stream: grpc.ClientWritableStream<PublishLogsRequest> } | undefined {
+    if (this.state !== 'online' || this.address === undefined) return undefined;
+    return { sessionId: this.sessionId, stream: this.client(this.address).publishLogs((err) => done(err)) };
   }
 
   /** Ends the session (the manager sees the stream close) and every connection. */

@@ -4,9 +4,9 @@
  * follower calls the leader there. Forwarded calls carry FORWARDED_METADATA so a call is never
  * forwarded twice (the receiving manager refuses it if it is not the leader either). The Control
  * service forwards every call (controlapi/control-service.ts); the CA forwards the joins it must
- * record (ca-forwarding.ts).
+ * record (ca-forwarding.ts). SubscribeLogs, a server stream, is relayed message by message.
  */
-import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions, type ClientReadableStream } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { RaftNode } from '../raft/node.js';
 import { noLeader } from './controlapi/control-errors.js';
@@ -99,6 +99,16 @@ export class LeaderForwarder {
         (err, response) => (err || response === undefined ? reject(err ?? new Error('empty response')) : resolve(response)),
       );
     });
+  }
+
+  /**
+   * Opens a server-streaming call of `method` on the manager at `address`, marked as forwarded. It
+   * has no deadline: it lasts as long as its caller's (`shoal service logs --follow`), who cancels it.
+   */
+  forwardServerStream<Req, Res>(address: string, method: UnaryMethodDefinition<Req, Res>, request: Req): ClientReadableStream<Res> {
+    const metadata = new Metadata();
+    metadata.set(FORWARDED_METADATA, '1');
+    return this.clientFor(address).makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, metadata, {});
   }
 
   close(): void {

@@ -39,11 +39,13 @@ export function managerOnlyRefusal(call: AuthenticatedCall): string | undefined 
   }
 }
 
-type UnaryHandler = (call: AuthenticatedCall, callback: (err: { code: number; details: string } | null) => void) => void;
+type Refusal = { code: number; details: string };
+/** A unary handler, or a server-streaming one (no callback: a refusal is the stream's error). */
+type UnaryHandler = (call: AuthenticatedCall & { emit(event: 'error', err: Refusal): boolean }, callback?: (err: Refusal | null) => void) => void;
 
 /**
- * `implementation` (unary methods only, like Control's) with every call refused unless its caller
- * holds a manager certificate of this cluster.
+ * `implementation` (unary and server-streaming methods, like Control's) with every call refused
+ * unless its caller holds a manager certificate of this cluster.
  */
 export function managersOnly<T extends object>(implementation: T): UntypedServiceImplementation {
   const guarded: Record<string, UnaryHandler> = {};
@@ -52,7 +54,8 @@ export function managersOnly<T extends object>(implementation: T): UntypedServic
       try {
         requireRole(call, 'manager');
       } catch (err) {
-        callback(err as { code: number; details: string });
+        if (callback) callback(err as Refusal);
+        else call.emit('error', err as Refusal);
         return;
       }
       handler(call, callback);

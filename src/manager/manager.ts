@@ -149,6 +149,7 @@ export class Manager {
       raftId: id,
       raftPeerStatus: () => late.transport?.peerStatus() ?? [],
       forwarder,
+      logs: dispatcher.logs,
       logger,
     });
     const ca = createClusterCAService({

@@ -11,6 +11,7 @@ import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnary
 import {
   ControlService,
   type ControlServer,
+  type SubscribeLogsMessage,
   type GetClusterResponse,
   type ListServicesResponse,
   type ManagerStatus,
@@ -65,6 +66,8 @@ export class FakeControl {
   readonly joinTokens = { worker: 'SHTKN-1-fakedigest-worker0', manager: 'SHTKN-1-fakedigest-manager0' };
   /** What the next spec change does: complete (default), pause, or roll back automatically. */
   nextUpdate: UpdateOutcome = 'complete';
+  /** What SubscribeLogs streams (whatever the selector); with follow it then waits to be cancelled. */
+  readonly logMessages: SubscribeLogsMessage[] = [];
   private nextId = 1;
   private server: Server | undefined;
 
@@ -203,6 +206,10 @@ export class FakeControl {
         if (req.rotate) this.joinTokens[role] = `${this.joinTokens[role].replace(/\d+$/, '')}${this.nextId++}`;
         return { token: this.joinTokens[role], managerAddresses: this.managers.map((m) => m.addr) };
       }),
+      subscribeLogs: (call) => {
+        for (const message of this.logMessages) call.write(message);
+        if (!call.request.options?.follow) call.end();
+      },
     };
   }
 

@@ -26,11 +26,11 @@ import { HealthState, type Task } from '../../../proto/gen/objects.js';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { readTextIfExists } from '../../common/read-if-exists.js';
-import { containerSpecProblems, defaultRuntimePath, RuntimeContainer, type ContainerSpec } from '../../runtime/container/index.js';
+import { containerSpecProblems, defaultRuntimePath, readContainerLog, RuntimeContainer, type ContainerSpec, type LogEntry } from '../../runtime/container/index.js';
 import { HealthMonitor, probeWithRuntime, resolveHealthCheck, type HealthCheck, type HealthStatus } from '../../runtime/health/index.js';
 import { ImageStore } from '../../runtime/image/image-store.js';
 import type { RegistryClient } from '../../runtime/image/registry-client.js';
-import type { Executor, PrepareProgress, TaskExit, TaskInspection } from '../executor.js';
+import type { Executor, PrepareProgress, TaskExit, TaskInspection, TaskLogOptions } from '../executor.js';
 import { taskContainer, type ContainerSettings, type TaskPaths } from './container-spec.js';
 import { ImagePuller } from './image-puller.js';
 
@@ -188,6 +188,11 @@ export class RuntimeExecutor implements Executor {
       if (container && !ended(container)) monitor = this.watchHealth(record);
     }
     return monitor ? HEALTH[monitor.report().status] : HealthState.HEALTH_STATE_STARTING;
+  }
+
+  /** The shim's own log of the container (JSON lines, rotated), read in place. */
+  logs(task: Task, options: TaskLogOptions, signal: AbortSignal): AsyncIterable<LogEntry> {
+    return readContainerLog(this.pathsOf(task.meta?.id ?? '').log, options, signal);
   }
 
   async inspect(taskId: string): Promise<TaskInspection | undefined> {

@@ -10,6 +10,8 @@ import { NodeCAService, type CaState, type NodeCAServer } from '../../../proto/g
 import {
   DispatcherService,
   type DispatcherServer,
+  type LogSubscription,
+  type PublishLogsRequest,
   type SessionMessage,
   type SessionRequest,
   type TaskStatusUpdate,
@@ -57,6 +59,10 @@ export class FakeManager {
   readonly sessions: FakeSession[] = [];
   readonly statusReports: { nodeId: string; updates: TaskStatusUpdate[] }[] = [];
   heartbeats = 0;
+  /** Every PublishLogs request nodes sent, in order (with the node that sent it). */
+  readonly published: (PublishLogsRequest & { nodeId: string })[] = [];
+  /** PublishLogs calls that ended, by subscription id: the node ended them (true) or cancelled them (false). */
+  readonly publicationsEnded = new Map<string, boolean>();
   /** Renewals the CA answered. */
   renewals = 0;
   private active: boolean;
@@ -214,6 +220,22 @@ export class FakeManager {
       }
       callback(null, {});
     },
+    publishLogs: (call, callback) => {
+      let subscriptionId = '';
+      call.on('data', (request: PublishLogsRequest) => {
+        const session = this.sessionFor(call, request.sessionId);
+        if (session instanceof Error) return;
+        subscriptionId = request.subscriptionId;
+        this.published.push({ ...request, nodeId: session.nodeId });
+      });
+      call.on('end', () => {
+        this.publicationsEnded.set(subscriptionId, true);
+        callback(null, {});
+      });
+      call.on('cancelled', () => {
+        if (!this.publicationsEnded.has(subscriptionId)) this.publicationsEnded.set(subscriptionId, false);
+      });
+    },
   };
 
   private identify(call: SessionCall): NodeIdentity | undefined {
@@ -239,7 +261,12 @@ export class FakeManager {
     return live;
   }
 
-  private send(nodeId: string, change: Pick<SessionMessage, 'full' | 'updated' | 'removed'>): void {
+  /** Sends the node a log subscription (or its cancellation) on its live session. */
+  subscribeLogs(nodeId: string, subscription: LogSubscription): void {
+    this.send(nodeId, { full: false, updated: [], removed: [], logSubscriptions: [subscription] });
+  }
+
+  private send(nodeId: string, change: Pick<SessionMessage, 'full' | 'updated' | 'removed'> & Partial<SessionMessage>): void {
     const live = this.liveSession(nodeId);
     if (!live) return;
     live.call.write({
@@ -247,6 +274,7 @@ export class FakeManager {
       sessionId: live.sessionId,
       heartbeatPeriodMs: this.opts.heartbeatPeriodMs ?? 200,
       managers: this.opts.managerAddresses?.() ?? [],
+      logSubscriptions: [],
       ...change,
     });
   }

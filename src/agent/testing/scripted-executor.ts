@@ -4,7 +4,8 @@
  * a task's "process" (exit) or set its health.
  */
 import { HealthState, type Task } from '../../../proto/gen/objects.js';
-import type { Executor, PrepareProgress, TaskExit, TaskInspection } from '../executor.js';
+import type { LogEntry } from '../../runtime/container/logs.js';
+import type { Executor, PrepareProgress, TaskExit, TaskInspection, TaskLogOptions } from '../executor.js';
 
 interface FakeProcess {
   pid: number;
@@ -23,6 +24,12 @@ export class ScriptedExecutor implements Executor {
   readonly healthOf = new Map<string, HealthState>();
   /** Progress messages prepare gives, by task id, before it waits on a hold or fails. */
   readonly progressOf = new Map<string, string[]>();
+  /** Each task's log lines so far, by id (writeLog adds to them). */
+  readonly logOf = new Map<string, LogEntry[]>();
+  /** Log readers that follow, woken by writeLog. */
+  private readonly logWaiters = new Set<() => void>();
+  /** How many log readers are open now, by task id. */
+  readonly openLogReaders = new Map<string, number>();
   private readonly processes = new Map<string, FakeProcess>();
   private readonly holds = new Map<string, { released: Promise<void>; release: () => void }>();
   private nextPid = 1000;
@@ -85,6 +92,39 @@ export class ScriptedExecutor implements Executor {
 
   async health(task: Task): Promise<HealthState> {
     return this.healthOf.get(idOf(task)) ?? HealthState.HEALTH_STATE_NONE;
+  }
+
+  /** The task "writes" a line: readers that follow get it. */
+  writeLog(taskId: string, log: string, stream: LogEntry['stream'] = 'stdout'): void {
+    const lines = this.logOf.get(taskId) ?? [];
+    lines.push({ time: new Date().toISOString(), stream, log });
+    this.logOf.set(taskId, lines);
+    for (const wake of [...this.logWaiters]) wake();
+  }
+
+  async *logs(task: Task, options: TaskLogOptions, signal: AbortSignal): AsyncIterable<LogEntry> {
+    const id = idOf(task);
+    this.openLogReaders.set(id, (this.openLogReaders.get(id) ?? 0) + 1);
+    try {
+      const existing = this.logOf.get(id) ?? [];
+      let next = options.tail < 0 ? 0 : Math.max(0, existing.length - options.tail);
+      for (;;) {
+        const lines = this.logOf.get(id) ?? [];
+        while (next < lines.length && !signal.aborted) yield lines[next++]!;
+        if (!options.follow || signal.aborted) return;
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            this.logWaiters.delete(wake);
+            signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          this.logWaiters.add(wake);
+          signal.addEventListener('abort', wake, { once: true });
+        });
+      }
+    } finally {
+      this.openLogReaders.set(id, (this.openLogReaders.get(id) ?? 1) - 1);
+    }
   }
 
   async inspect(taskId: string): Promise<TaskInspection | undefined> {

@@ -13,6 +13,8 @@ import { deadlineMs, FORWARDED_METADATA, type LeaderForwarder, type UnaryMethodD
 import { ControlError, isServiceError, toGrpcStatus } from './control-errors.js';
 import type { RaftInfo } from './manager-status.js';
 import { joinTokenHandler } from './join-token-handler.js';
+import type { LogBroker } from '../logbroker/log-broker.js';
+import { subscribeLogsHandler } from './logs-handler.js';
 import { nodeHandlers } from './node-handlers.js';
 import { serviceHandlers } from './service-handlers.js';
 import { taskHandlers } from './task-handlers.js';
@@ -25,6 +27,8 @@ export interface ControlServiceDeps {
   /** GrpcTransport.peerStatus(), for the managers' reachability. */
   raftPeerStatus?: () => PeerStatus[];
   forwarder: LeaderForwarder;
+  /** The leader's log broker (the dispatcher's), for SubscribeLogs. */
+  logs?: LogBroker;
   logger: Logger;
   /** Wall clock in ms since the epoch; Date.now by default. */
   now?: () => number;
@@ -33,7 +37,8 @@ export interface ControlServiceDeps {
 /** A call may meet a leader that just failed; a few elections later the caller gets the error. */
 const MAX_FORWARD_ATTEMPTS = 3;
 
-type ControlMethods = typeof ControlService;
+type ControlMethods = Omit<typeof ControlService, 'subscribeLogs'>;
+/** The unary methods (SubscribeLogs, a stream, is served by logs-handler.ts). */
 export type ControlMethod = keyof ControlMethods;
 export type RequestOf<M extends ControlMethod> = Parameters<ControlMethods[M]['requestSerialize']>[0];
 export type ResponseOf<M extends ControlMethod> = ReturnType<ControlMethods[M]['responseDeserialize']>;
@@ -62,6 +67,7 @@ export function createControlService(deps: ControlServiceDeps): ControlServer {
     updateNode: route('updateNode', nodes.updateNode),
     removeNode: route('removeNode', nodes.removeNode),
     getJoinToken: route('getJoinToken', joinTokens.getJoinToken),
+    subscribeLogs: subscribeLogsHandler(deps),
   };
 }
 

@@ -6,7 +6,9 @@
  *
  * On the leader, between start() and stop() (its leader duties), node-sessions.ts serves the calls:
  * registration, the full assignment set then changes to it (assignment-tracker.ts), heartbeat
- * deadlines, status reports (task-status.ts). On any other manager leader-proxy.ts passes them on
+ * deadlines, status reports (task-status.ts), and the log broker (../logbroker) asks nodes for
+ * their logs through those sessions and takes what they publish (log-publications.ts). On any other
+ * manager leader-proxy.ts passes them on
  * to the leader, acting for the node; a call that was already forwarded once is refused
  * UNAVAILABLE with the leader's address instead (leader-hint.ts), never forwarded again.
  */
@@ -21,6 +23,8 @@ import { notLeaderStatus } from './leader-hint.js';
 import type { ManagerChannel } from '../leader-forwarder.js';
 import { LeaderProxy } from './leader-proxy.js';
 import { NodeSessions } from './node-sessions.js';
+import { LogBroker } from '../logbroker/log-broker.js';
+import { servePublication } from './log-publications.js';
 
 export { HEARTBEAT_FAILURE, MISSED_HEARTBEATS } from './node-sessions.js';
 
@@ -72,7 +76,17 @@ export class Dispatcher {
       else if (caller.forwarded) callback(this.notLeader());
       else this.proxy.unary(caller, call.getDeadline(), callback, (client, md, options, cb) => client.updateTaskStatus(call.request, md, options, cb));
     },
+    publishLogs: (call, callback) => {
+      const caller = this.callerOf(call, callback);
+      if (!caller) return;
+      if (this.sessions.isActive) servePublication(call, caller, callback, this.sessions, this.logs);
+      else if (caller.forwarded) callback(this.notLeader());
+      else this.proxy.clientStream(call, caller, callback);
+    },
   };
+
+  /** The leader's log broker (Control.SubscribeLogs subscribes there); active while the sessions are. */
+  readonly logs: LogBroker;
 
   private readonly sessions: NodeSessions;
   private readonly proxy: LeaderProxy;
@@ -91,6 +105,8 @@ export class Dispatcher {
       managerAddresses: opts.managerAddresses,
       leaderAddress: opts.leaderAddress,
     });
+    this.logs = new LogBroker({ store: opts.store, logger: logger.child({ component: 'logbroker' }) });
+    this.logs.attach(this.sessions);
     this.proxy = new LeaderProxy({
       leaderAddress: opts.leaderAddress,
       isLeader: opts.isLeader,
@@ -106,10 +122,12 @@ export class Dispatcher {
   start(): void {
     this.proxy.endAll(this.notLeader());
     this.sessions.start();
+    this.logs.start();
   }
 
   /** Leader duties end: sessions close with the leader's address; calls are forwarded from now on. */
   stop(): void {
+    this.logs.stop();
     this.sessions.stop();
   }
 

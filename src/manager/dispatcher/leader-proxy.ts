@@ -6,7 +6,7 @@
  * leader) it ends UNAVAILABLE with the new leader's address when known, so the node reconnects.
  */
 import * as grpc from '@grpc/grpc-js';
-import { DispatcherClient, type SessionMessage } from '../../../proto/gen/dispatcher.js';
+import { DispatcherClient, type PublishLogsRequest, type PublishLogsResponse, type SessionMessage } from '../../../proto/gen/dispatcher.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { ManagerChannel } from '../leader-forwarder.js';
@@ -84,6 +84,27 @@ export class LeaderProxy {
     });
     call.on('cancelled', () => stream.end({ code: grpc.status.CANCELLED, details: 'the node ended its session' }));
     this.opts.logger.debug({ nodeId: caller.identity.nodeId, leader }, 'dispatcher: session forwarded to the leader');
+  }
+
+  /**
+   * Passes a node's PublishLogs call on to the leader, request by request, holding the node back
+   * while the leader's side cannot take more; the leader's answer comes back as is.
+   */
+  clientStream(call: grpc.ServerReadableStream<PublishLogsRequest, PublishLogsResponse>, caller: NodeCaller, callback: grpc.sendUnaryData<PublishLogsResponse>): void {
+    const leader = this.forwardTarget();
+    if (!leader) {
+      callback(notLeaderStatus(this.opts.leaderAddress()));
+      return;
+    }
+    const upstream = this.client(leader).publishLogs(forwardingMetadata(caller), (err, response) => (err ? callback(this.relayed(err, leader)) : callback(null, response)));
+    call.on('data', (request: PublishLogsRequest) => {
+      if (!upstream.write(request)) {
+        call.pause();
+        upstream.once('drain', () => call.resume());
+      }
+    });
+    call.on('end', () => upstream.end());
+    call.on('cancelled', () => upstream.cancel());
   }
 
   /**

@@ -7,10 +7,19 @@
  * touch in each session's AssignmentTracker, and after a per-node debounce the next message carries
  * only what changed (a burst of scheduler writes becomes one message; status reports, which change
  * nothing the node acts on, none). A change of the manager list or the heartbeat period is sent to
- * every session as a message without task changes.
+ * every session as a message without task changes. A log subscription (the log broker's) goes out
+ * at once, also as a message without task changes.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { HeartbeatRequest, HeartbeatResponse, SessionMessage, SessionRequest, UpdateTaskStatusRequest, UpdateTaskStatusResponse } from '../../../proto/gen/dispatcher.js';
+import type {
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LogSubscription,
+  SessionMessage,
+  SessionRequest,
+  UpdateTaskStatusRequest,
+  UpdateTaskStatusResponse,
+} from '../../../proto/gen/dispatcher.js';
 import { NodeState } from '../../../proto/gen/objects.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { newId } from '../../common/ids.js';
@@ -175,8 +184,25 @@ export class NodeSessions {
     }
   }
 
+  /** Sends a log subscription (or its cancellation) on the node's live session; false if it has none. */
+  pushLogSubscription(nodeId: string, subscription: LogSubscription): boolean {
+    const session = this.sessions.get(nodeId);
+    if (!this.active || !session?.registered || session.call.cancelled || session.call.writableEnded) return false;
+    session.call.write({
+      nodeId,
+      sessionId: session.sessionId,
+      heartbeatPeriodMs: this.heartbeatPeriodMs(),
+      managers: this.managers,
+      full: false,
+      updated: [],
+      removed: [],
+      logSubscriptions: [subscription],
+    });
+    return true;
+  }
+
   /** Why a call naming this session is refused, or undefined if the session is live. */
-  private checkSession(nodeId: string, sessionId: string): Partial<grpc.StatusObject> | undefined {
+  checkSession(nodeId: string, sessionId: string): Partial<grpc.StatusObject> | undefined {
     if (!this.active) return notLeaderStatus(this.opts.leaderAddress());
     const session = this.sessions.get(nodeId);
     if (!session || session.sessionId !== sessionId || !session.registered) {
@@ -248,6 +274,7 @@ export class NodeSessions {
       full: changes?.full ?? false,
       updated: changes?.updated ?? [],
       removed: changes?.removed ?? [],
+      logSubscriptions: [],
     };
     session.call.write(message);
   }
