@@ -324,7 +324,7 @@ function defaultServiceName(image: string, randomSuffix: () => string): string {
 }
 
 function taskOf(spec: ServiceSpec): TaskSpec {
-  return (spec.task ??= { container: undefined, resources: undefined, restart: undefined, placement: undefined, forceUpdate: 0 });
+  return (spec.task ??= { container: undefined, resources: undefined, restart: undefined, placement: undefined, forceUpdate: 0, networks: [] });
 }
 
 function containerOf(task: TaskSpec): ContainerSpec {

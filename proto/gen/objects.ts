@@ -464,6 +464,107 @@ export function healthStateToJSON(object: HealthState): string {
   }
 }
 
+export enum EndpointMode {
+  ENDPOINT_MODE_VIP = 0,
+  ENDPOINT_MODE_DNSRR = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function endpointModeFromJSON(object: any): EndpointMode {
+  switch (object) {
+    case 0:
+    case "ENDPOINT_MODE_VIP":
+      return EndpointMode.ENDPOINT_MODE_VIP;
+    case 1:
+    case "ENDPOINT_MODE_DNSRR":
+      return EndpointMode.ENDPOINT_MODE_DNSRR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return EndpointMode.UNRECOGNIZED;
+  }
+}
+
+export function endpointModeToJSON(object: EndpointMode): string {
+  switch (object) {
+    case EndpointMode.ENDPOINT_MODE_VIP:
+      return "ENDPOINT_MODE_VIP";
+    case EndpointMode.ENDPOINT_MODE_DNSRR:
+      return "ENDPOINT_MODE_DNSRR";
+    case EndpointMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PortProtocol {
+  PORT_PROTOCOL_TCP = 0,
+  PORT_PROTOCOL_UDP = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function portProtocolFromJSON(object: any): PortProtocol {
+  switch (object) {
+    case 0:
+    case "PORT_PROTOCOL_TCP":
+      return PortProtocol.PORT_PROTOCOL_TCP;
+    case 1:
+    case "PORT_PROTOCOL_UDP":
+      return PortProtocol.PORT_PROTOCOL_UDP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PortProtocol.UNRECOGNIZED;
+  }
+}
+
+export function portProtocolToJSON(object: PortProtocol): string {
+  switch (object) {
+    case PortProtocol.PORT_PROTOCOL_TCP:
+      return "PORT_PROTOCOL_TCP";
+    case PortProtocol.PORT_PROTOCOL_UDP:
+      return "PORT_PROTOCOL_UDP";
+    case PortProtocol.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PublishMode {
+  /** PUBLISH_MODE_INGRESS - On every node, through the ingress network, to the service's tasks anywhere. */
+  PUBLISH_MODE_INGRESS = 0,
+  /** PUBLISH_MODE_HOST - Only on the nodes where a task runs, straight to that task. */
+  PUBLISH_MODE_HOST = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function publishModeFromJSON(object: any): PublishMode {
+  switch (object) {
+    case 0:
+    case "PUBLISH_MODE_INGRESS":
+      return PublishMode.PUBLISH_MODE_INGRESS;
+    case 1:
+    case "PUBLISH_MODE_HOST":
+      return PublishMode.PUBLISH_MODE_HOST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PublishMode.UNRECOGNIZED;
+  }
+}
+
+export function publishModeToJSON(object: PublishMode): string {
+  switch (object) {
+    case PublishMode.PUBLISH_MODE_INGRESS:
+      return "PUBLISH_MODE_INGRESS";
+    case PublishMode.PUBLISH_MODE_HOST:
+      return "PUBLISH_MODE_HOST";
+    case PublishMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Meta {
   id: string;
   version: number;
@@ -570,6 +671,11 @@ export interface Node {
   description?: NodeDescription | undefined;
   status?: NodeStatus | undefined;
   role: NodeRole;
+  /**
+   * The node's own address on each overlay network it has tasks on (set by the allocator): its
+   * end of the network on that node, where the agent answers DNS for the node's containers.
+   */
+  attachments: NetworkAttachment[];
 }
 
 export interface HealthConfig {
@@ -638,6 +744,8 @@ export interface TaskSpec {
     | undefined;
   /** Bumped by `service update --force` to replace tasks whose spec did not change otherwise. */
   forceUpdate: number;
+  /** The overlay networks the task joins, in order (the first one gives the default route). */
+  networks: NetworkAttachmentConfig[];
 }
 
 export interface ReplicatedService {
@@ -667,7 +775,11 @@ export interface ServiceSpec {
     | { $case: "global"; global: GlobalService }
     | undefined;
   update?: UpdateConfig | undefined;
-  rollback?: UpdateConfig | undefined;
+  rollback?:
+    | UpdateConfig
+    | undefined;
+  /** How the service is reached: by a virtual IP or by its tasks' addresses, and published ports. */
+  endpoint?: EndpointSpec | undefined;
 }
 
 export interface UpdateStatus {
@@ -688,7 +800,11 @@ export interface Service {
     | undefined;
   /** Incremented on every spec change; tasks record the one they were created from. */
   specVersion: number;
-  updateStatus?: UpdateStatus | undefined;
+  updateStatus?:
+    | UpdateStatus
+    | undefined;
+  /** Set by the allocator: the VIPs and published ports of the current spec. */
+  endpoint?: Endpoint | undefined;
 }
 
 export interface TaskStatus {
@@ -716,12 +832,83 @@ export interface Task {
   /** The service's name and labels at creation, for display. */
   serviceAnnotations?: Annotations | undefined;
   desiredState: TaskState;
-  status?: TaskStatus | undefined;
+  status?:
+    | TaskStatus
+    | undefined;
+  /** The task's address on each network of its spec, set by the allocator before it is scheduled. */
+  networks: NetworkAttachment[];
+  /** The service's endpoint when the task was allocated (its VIPs and published ports). */
+  endpoint?: Endpoint | undefined;
+}
+
+export interface NetworkSpec {
+  annotations?:
+    | Annotations
+    | undefined;
+  /** "overlay", the only driver. */
+  driver: string;
+  /** CIDR asked for; empty: one from the default address pool. */
+  subnet: string;
+  /** Containers started outside services may join it (reserved for `docker run --network`-like use). */
+  attachable: boolean;
+  /** The routing mesh's network, which carries published ports; one per cluster, made at init. */
+  ingress: boolean;
+}
+
+/** In a task spec: a network to join, by id (the control API turns names into ids). */
+export interface NetworkAttachmentConfig {
+  target: string;
+  /** More DNS names for the task on this network, besides the service's. */
+  aliases: string[];
+}
+
+/** An address given out on a network: a task's, a node's. */
+export interface NetworkAttachment {
+  networkId: string;
+  /** CIDR form, e.g. "10.0.1.5/24". */
+  address: string;
+  aliases: string[];
+}
+
+export interface PortConfig {
+  protocol: PortProtocol;
+  targetPort: number;
+  /** 0 in a spec: the allocator picks one from 30000-32767 (ingress mode only). */
+  publishedPort: number;
+  publishMode: PublishMode;
+}
+
+export interface EndpointSpec {
+  mode: EndpointMode;
+  ports: PortConfig[];
+}
+
+export interface VirtualIP {
+  networkId: string;
+  /** CIDR form. */
+  address: string;
+}
+
+/**
+ * What the allocator gave a service: its ports with the published ones filled, and a VIP on each
+ * of its networks (VIP mode only; the ingress network's when it publishes ports).
+ */
+export interface Endpoint {
+  spec?: EndpointSpec | undefined;
+  ports: PortConfig[];
+  virtualIps: VirtualIP[];
 }
 
 export interface Network {
   meta?: Meta | undefined;
-  annotations?: Annotations | undefined;
+  spec?:
+    | NetworkSpec
+    | undefined;
+  /** Set by the allocator when the network is created, and kept for its life. */
+  vni: number;
+  /** CIDR: the spec's subnet, or one from the default address pool. */
+  subnet: string;
+  gateway: string;
 }
 
 export interface Secret {
@@ -1906,7 +2093,7 @@ export const NodeStatus = {
 };
 
 function createBaseNode(): Node {
-  return { meta: undefined, spec: undefined, description: undefined, status: undefined, role: 0 };
+  return { meta: undefined, spec: undefined, description: undefined, status: undefined, role: 0, attachments: [] };
 }
 
 export const Node = {
@@ -1925,6 +2112,9 @@ export const Node = {
     }
     if (message.role !== 0) {
       writer.uint32(40).int32(message.role);
+    }
+    for (const v of message.attachments) {
+      NetworkAttachment.encode(v!, writer.uint32(50).fork()).ldelim();
     }
     return writer;
   },
@@ -1971,6 +2161,13 @@ export const Node = {
 
           message.role = reader.int32() as any;
           continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.attachments.push(NetworkAttachment.decode(reader, reader.uint32()));
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1987,6 +2184,9 @@ export const Node = {
       description: isSet(object.description) ? NodeDescription.fromJSON(object.description) : undefined,
       status: isSet(object.status) ? NodeStatus.fromJSON(object.status) : undefined,
       role: isSet(object.role) ? nodeRoleFromJSON(object.role) : 0,
+      attachments: globalThis.Array.isArray(object?.attachments)
+        ? object.attachments.map((e: any) => NetworkAttachment.fromJSON(e))
+        : [],
     };
   },
 
@@ -2007,6 +2207,9 @@ export const Node = {
     if (message.role !== 0) {
       obj.role = nodeRoleToJSON(message.role);
     }
+    if (message.attachments?.length) {
+      obj.attachments = message.attachments.map((e) => NetworkAttachment.toJSON(e));
+    }
     return obj;
   },
 
@@ -2024,6 +2227,7 @@ export const Node = {
       ? NodeStatus.fromPartial(object.status)
       : undefined;
     message.role = object.role ?? 0;
+    message.attachments = object.attachments?.map((e) => NetworkAttachment.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2796,7 +3000,14 @@ export const Placement = {
 };
 
 function createBaseTaskSpec(): TaskSpec {
-  return { container: undefined, resources: undefined, restart: undefined, placement: undefined, forceUpdate: 0 };
+  return {
+    container: undefined,
+    resources: undefined,
+    restart: undefined,
+    placement: undefined,
+    forceUpdate: 0,
+    networks: [],
+  };
 }
 
 export const TaskSpec = {
@@ -2815,6 +3026,9 @@ export const TaskSpec = {
     }
     if (message.forceUpdate !== 0) {
       writer.uint32(40).uint64(message.forceUpdate);
+    }
+    for (const v of message.networks) {
+      NetworkAttachmentConfig.encode(v!, writer.uint32(50).fork()).ldelim();
     }
     return writer;
   },
@@ -2861,6 +3075,13 @@ export const TaskSpec = {
 
           message.forceUpdate = longToNumber(reader.uint64() as Long);
           continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.networks.push(NetworkAttachmentConfig.decode(reader, reader.uint32()));
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -2877,6 +3098,9 @@ export const TaskSpec = {
       restart: isSet(object.restart) ? RestartPolicy.fromJSON(object.restart) : undefined,
       placement: isSet(object.placement) ? Placement.fromJSON(object.placement) : undefined,
       forceUpdate: isSet(object.forceUpdate) ? globalThis.Number(object.forceUpdate) : 0,
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => NetworkAttachmentConfig.fromJSON(e))
+        : [],
     };
   },
 
@@ -2896,6 +3120,9 @@ export const TaskSpec = {
     }
     if (message.forceUpdate !== 0) {
       obj.forceUpdate = Math.round(message.forceUpdate);
+    }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => NetworkAttachmentConfig.toJSON(e));
     }
     return obj;
   },
@@ -2918,6 +3145,7 @@ export const TaskSpec = {
       ? Placement.fromPartial(object.placement)
       : undefined;
     message.forceUpdate = object.forceUpdate ?? 0;
+    message.networks = object.networks?.map((e) => NetworkAttachmentConfig.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3157,7 +3385,14 @@ export const UpdateConfig = {
 };
 
 function createBaseServiceSpec(): ServiceSpec {
-  return { annotations: undefined, task: undefined, mode: undefined, update: undefined, rollback: undefined };
+  return {
+    annotations: undefined,
+    task: undefined,
+    mode: undefined,
+    update: undefined,
+    rollback: undefined,
+    endpoint: undefined,
+  };
 }
 
 export const ServiceSpec = {
@@ -3181,6 +3416,9 @@ export const ServiceSpec = {
     }
     if (message.rollback !== undefined) {
       UpdateConfig.encode(message.rollback, writer.uint32(50).fork()).ldelim();
+    }
+    if (message.endpoint !== undefined) {
+      EndpointSpec.encode(message.endpoint, writer.uint32(58).fork()).ldelim();
     }
     return writer;
   },
@@ -3234,6 +3472,13 @@ export const ServiceSpec = {
 
           message.rollback = UpdateConfig.decode(reader, reader.uint32());
           continue;
+        case 7:
+          if (tag !== 58) {
+            break;
+          }
+
+          message.endpoint = EndpointSpec.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -3254,6 +3499,7 @@ export const ServiceSpec = {
         : undefined,
       update: isSet(object.update) ? UpdateConfig.fromJSON(object.update) : undefined,
       rollback: isSet(object.rollback) ? UpdateConfig.fromJSON(object.rollback) : undefined,
+      endpoint: isSet(object.endpoint) ? EndpointSpec.fromJSON(object.endpoint) : undefined,
     };
   },
 
@@ -3276,6 +3522,9 @@ export const ServiceSpec = {
     }
     if (message.rollback !== undefined) {
       obj.rollback = UpdateConfig.toJSON(message.rollback);
+    }
+    if (message.endpoint !== undefined) {
+      obj.endpoint = EndpointSpec.toJSON(message.endpoint);
     }
     return obj;
   },
@@ -3302,6 +3551,9 @@ export const ServiceSpec = {
       : undefined;
     message.rollback = (object.rollback !== undefined && object.rollback !== null)
       ? UpdateConfig.fromPartial(object.rollback)
+      : undefined;
+    message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
+      ? EndpointSpec.fromPartial(object.endpoint)
       : undefined;
     return message;
   },
@@ -3412,7 +3664,14 @@ export const UpdateStatus = {
 };
 
 function createBaseService(): Service {
-  return { meta: undefined, spec: undefined, previousSpec: undefined, specVersion: 0, updateStatus: undefined };
+  return {
+    meta: undefined,
+    spec: undefined,
+    previousSpec: undefined,
+    specVersion: 0,
+    updateStatus: undefined,
+    endpoint: undefined,
+  };
 }
 
 export const Service = {
@@ -3431,6 +3690,9 @@ export const Service = {
     }
     if (message.updateStatus !== undefined) {
       UpdateStatus.encode(message.updateStatus, writer.uint32(42).fork()).ldelim();
+    }
+    if (message.endpoint !== undefined) {
+      Endpoint.encode(message.endpoint, writer.uint32(50).fork()).ldelim();
     }
     return writer;
   },
@@ -3477,6 +3739,13 @@ export const Service = {
 
           message.updateStatus = UpdateStatus.decode(reader, reader.uint32());
           continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.endpoint = Endpoint.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -3493,6 +3762,7 @@ export const Service = {
       previousSpec: isSet(object.previousSpec) ? ServiceSpec.fromJSON(object.previousSpec) : undefined,
       specVersion: isSet(object.specVersion) ? globalThis.Number(object.specVersion) : 0,
       updateStatus: isSet(object.updateStatus) ? UpdateStatus.fromJSON(object.updateStatus) : undefined,
+      endpoint: isSet(object.endpoint) ? Endpoint.fromJSON(object.endpoint) : undefined,
     };
   },
 
@@ -3513,6 +3783,9 @@ export const Service = {
     if (message.updateStatus !== undefined) {
       obj.updateStatus = UpdateStatus.toJSON(message.updateStatus);
     }
+    if (message.endpoint !== undefined) {
+      obj.endpoint = Endpoint.toJSON(message.endpoint);
+    }
     return obj;
   },
 
@@ -3531,6 +3804,9 @@ export const Service = {
     message.specVersion = object.specVersion ?? 0;
     message.updateStatus = (object.updateStatus !== undefined && object.updateStatus !== null)
       ? UpdateStatus.fromPartial(object.updateStatus)
+      : undefined;
+    message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
+      ? Endpoint.fromPartial(object.endpoint)
       : undefined;
     return message;
   },
@@ -3711,6 +3987,8 @@ function createBaseTask(): Task {
     serviceAnnotations: undefined,
     desiredState: 0,
     status: undefined,
+    networks: [],
+    endpoint: undefined,
   };
 }
 
@@ -3742,6 +4020,12 @@ export const Task = {
     }
     if (message.status !== undefined) {
       TaskStatus.encode(message.status, writer.uint32(74).fork()).ldelim();
+    }
+    for (const v of message.networks) {
+      NetworkAttachment.encode(v!, writer.uint32(82).fork()).ldelim();
+    }
+    if (message.endpoint !== undefined) {
+      Endpoint.encode(message.endpoint, writer.uint32(90).fork()).ldelim();
     }
     return writer;
   },
@@ -3816,6 +4100,20 @@ export const Task = {
 
           message.status = TaskStatus.decode(reader, reader.uint32());
           continue;
+        case 10:
+          if (tag !== 82) {
+            break;
+          }
+
+          message.networks.push(NetworkAttachment.decode(reader, reader.uint32()));
+          continue;
+        case 11:
+          if (tag !== 90) {
+            break;
+          }
+
+          message.endpoint = Endpoint.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -3838,6 +4136,10 @@ export const Task = {
         : undefined,
       desiredState: isSet(object.desiredState) ? taskStateFromJSON(object.desiredState) : 0,
       status: isSet(object.status) ? TaskStatus.fromJSON(object.status) : undefined,
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => NetworkAttachment.fromJSON(e))
+        : [],
+      endpoint: isSet(object.endpoint) ? Endpoint.fromJSON(object.endpoint) : undefined,
     };
   },
 
@@ -3870,6 +4172,12 @@ export const Task = {
     if (message.status !== undefined) {
       obj.status = TaskStatus.toJSON(message.status);
     }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => NetworkAttachment.toJSON(e));
+    }
+    if (message.endpoint !== undefined) {
+      obj.endpoint = Endpoint.toJSON(message.endpoint);
+    }
     return obj;
   },
 
@@ -3891,12 +4199,645 @@ export const Task = {
     message.status = (object.status !== undefined && object.status !== null)
       ? TaskStatus.fromPartial(object.status)
       : undefined;
+    message.networks = object.networks?.map((e) => NetworkAttachment.fromPartial(e)) || [];
+    message.endpoint = (object.endpoint !== undefined && object.endpoint !== null)
+      ? Endpoint.fromPartial(object.endpoint)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNetworkSpec(): NetworkSpec {
+  return { annotations: undefined, driver: "", subnet: "", attachable: false, ingress: false };
+}
+
+export const NetworkSpec = {
+  encode(message: NetworkSpec, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.annotations !== undefined) {
+      Annotations.encode(message.annotations, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.driver !== "") {
+      writer.uint32(18).string(message.driver);
+    }
+    if (message.subnet !== "") {
+      writer.uint32(26).string(message.subnet);
+    }
+    if (message.attachable !== false) {
+      writer.uint32(32).bool(message.attachable);
+    }
+    if (message.ingress !== false) {
+      writer.uint32(40).bool(message.ingress);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkSpec {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkSpec();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.annotations = Annotations.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.driver = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.subnet = reader.string();
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.attachable = reader.bool();
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.ingress = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkSpec {
+    return {
+      annotations: isSet(object.annotations) ? Annotations.fromJSON(object.annotations) : undefined,
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      subnet: isSet(object.subnet) ? globalThis.String(object.subnet) : "",
+      attachable: isSet(object.attachable) ? globalThis.Boolean(object.attachable) : false,
+      ingress: isSet(object.ingress) ? globalThis.Boolean(object.ingress) : false,
+    };
+  },
+
+  toJSON(message: NetworkSpec): unknown {
+    const obj: any = {};
+    if (message.annotations !== undefined) {
+      obj.annotations = Annotations.toJSON(message.annotations);
+    }
+    if (message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.subnet !== "") {
+      obj.subnet = message.subnet;
+    }
+    if (message.attachable !== false) {
+      obj.attachable = message.attachable;
+    }
+    if (message.ingress !== false) {
+      obj.ingress = message.ingress;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkSpec>, I>>(base?: I): NetworkSpec {
+    return NetworkSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkSpec>, I>>(object: I): NetworkSpec {
+    const message = createBaseNetworkSpec();
+    message.annotations = (object.annotations !== undefined && object.annotations !== null)
+      ? Annotations.fromPartial(object.annotations)
+      : undefined;
+    message.driver = object.driver ?? "";
+    message.subnet = object.subnet ?? "";
+    message.attachable = object.attachable ?? false;
+    message.ingress = object.ingress ?? false;
+    return message;
+  },
+};
+
+function createBaseNetworkAttachmentConfig(): NetworkAttachmentConfig {
+  return { target: "", aliases: [] };
+}
+
+export const NetworkAttachmentConfig = {
+  encode(message: NetworkAttachmentConfig, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.target !== "") {
+      writer.uint32(10).string(message.target);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkAttachmentConfig {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkAttachmentConfig();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.target = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkAttachmentConfig {
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkAttachmentConfig): unknown {
+    const obj: any = {};
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkAttachmentConfig>, I>>(base?: I): NetworkAttachmentConfig {
+    return NetworkAttachmentConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkAttachmentConfig>, I>>(object: I): NetworkAttachmentConfig {
+    const message = createBaseNetworkAttachmentConfig();
+    message.target = object.target ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkAttachment(): NetworkAttachment {
+  return { networkId: "", address: "", aliases: [] };
+}
+
+export const NetworkAttachment = {
+  encode(message: NetworkAttachment, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkAttachment {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkAttachment();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.networkId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.address = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.aliases.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkAttachment {
+    return {
+      networkId: isSet(object.networkId) ? globalThis.String(object.networkId) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkAttachment): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkAttachment>, I>>(base?: I): NetworkAttachment {
+    return NetworkAttachment.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkAttachment>, I>>(object: I): NetworkAttachment {
+    const message = createBaseNetworkAttachment();
+    message.networkId = object.networkId ?? "";
+    message.address = object.address ?? "";
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePortConfig(): PortConfig {
+  return { protocol: 0, targetPort: 0, publishedPort: 0, publishMode: 0 };
+}
+
+export const PortConfig = {
+  encode(message: PortConfig, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.protocol !== 0) {
+      writer.uint32(8).int32(message.protocol);
+    }
+    if (message.targetPort !== 0) {
+      writer.uint32(16).uint32(message.targetPort);
+    }
+    if (message.publishedPort !== 0) {
+      writer.uint32(24).uint32(message.publishedPort);
+    }
+    if (message.publishMode !== 0) {
+      writer.uint32(32).int32(message.publishMode);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): PortConfig {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBasePortConfig();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.protocol = reader.int32() as any;
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.targetPort = reader.uint32();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.publishedPort = reader.uint32();
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.publishMode = reader.int32() as any;
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): PortConfig {
+    return {
+      protocol: isSet(object.protocol) ? portProtocolFromJSON(object.protocol) : 0,
+      targetPort: isSet(object.targetPort) ? globalThis.Number(object.targetPort) : 0,
+      publishedPort: isSet(object.publishedPort) ? globalThis.Number(object.publishedPort) : 0,
+      publishMode: isSet(object.publishMode) ? publishModeFromJSON(object.publishMode) : 0,
+    };
+  },
+
+  toJSON(message: PortConfig): unknown {
+    const obj: any = {};
+    if (message.protocol !== 0) {
+      obj.protocol = portProtocolToJSON(message.protocol);
+    }
+    if (message.targetPort !== 0) {
+      obj.targetPort = Math.round(message.targetPort);
+    }
+    if (message.publishedPort !== 0) {
+      obj.publishedPort = Math.round(message.publishedPort);
+    }
+    if (message.publishMode !== 0) {
+      obj.publishMode = publishModeToJSON(message.publishMode);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortConfig>, I>>(base?: I): PortConfig {
+    return PortConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortConfig>, I>>(object: I): PortConfig {
+    const message = createBasePortConfig();
+    message.protocol = object.protocol ?? 0;
+    message.targetPort = object.targetPort ?? 0;
+    message.publishedPort = object.publishedPort ?? 0;
+    message.publishMode = object.publishMode ?? 0;
+    return message;
+  },
+};
+
+function createBaseEndpointSpec(): EndpointSpec {
+  return { mode: 0, ports: [] };
+}
+
+export const EndpointSpec = {
+  encode(message: EndpointSpec, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    for (const v of message.ports) {
+      PortConfig.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): EndpointSpec {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseEndpointSpec();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.mode = reader.int32() as any;
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.ports.push(PortConfig.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): EndpointSpec {
+    return {
+      mode: isSet(object.mode) ? endpointModeFromJSON(object.mode) : 0,
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortConfig.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: EndpointSpec): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = endpointModeToJSON(message.mode);
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortConfig.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointSpec>, I>>(base?: I): EndpointSpec {
+    return EndpointSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointSpec>, I>>(object: I): EndpointSpec {
+    const message = createBaseEndpointSpec();
+    message.mode = object.mode ?? 0;
+    message.ports = object.ports?.map((e) => PortConfig.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVirtualIP(): VirtualIP {
+  return { networkId: "", address: "" };
+}
+
+export const VirtualIP = {
+  encode(message: VirtualIP, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): VirtualIP {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseVirtualIP();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.networkId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.address = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): VirtualIP {
+    return {
+      networkId: isSet(object.networkId) ? globalThis.String(object.networkId) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: VirtualIP): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VirtualIP>, I>>(base?: I): VirtualIP {
+    return VirtualIP.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VirtualIP>, I>>(object: I): VirtualIP {
+    const message = createBaseVirtualIP();
+    message.networkId = object.networkId ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseEndpoint(): Endpoint {
+  return { spec: undefined, ports: [], virtualIps: [] };
+}
+
+export const Endpoint = {
+  encode(message: Endpoint, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.spec !== undefined) {
+      EndpointSpec.encode(message.spec, writer.uint32(10).fork()).ldelim();
+    }
+    for (const v of message.ports) {
+      PortConfig.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    for (const v of message.virtualIps) {
+      VirtualIP.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): Endpoint {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseEndpoint();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.spec = EndpointSpec.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.ports.push(PortConfig.decode(reader, reader.uint32()));
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.virtualIps.push(VirtualIP.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): Endpoint {
+    return {
+      spec: isSet(object.spec) ? EndpointSpec.fromJSON(object.spec) : undefined,
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortConfig.fromJSON(e)) : [],
+      virtualIps: globalThis.Array.isArray(object?.virtualIps)
+        ? object.virtualIps.map((e: any) => VirtualIP.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Endpoint): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = EndpointSpec.toJSON(message.spec);
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortConfig.toJSON(e));
+    }
+    if (message.virtualIps?.length) {
+      obj.virtualIps = message.virtualIps.map((e) => VirtualIP.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Endpoint>, I>>(base?: I): Endpoint {
+    return Endpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Endpoint>, I>>(object: I): Endpoint {
+    const message = createBaseEndpoint();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? EndpointSpec.fromPartial(object.spec)
+      : undefined;
+    message.ports = object.ports?.map((e) => PortConfig.fromPartial(e)) || [];
+    message.virtualIps = object.virtualIps?.map((e) => VirtualIP.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseNetwork(): Network {
-  return { meta: undefined, annotations: undefined };
+  return { meta: undefined, spec: undefined, vni: 0, subnet: "", gateway: "" };
 }
 
 export const Network = {
@@ -3904,8 +4845,17 @@ export const Network = {
     if (message.meta !== undefined) {
       Meta.encode(message.meta, writer.uint32(10).fork()).ldelim();
     }
-    if (message.annotations !== undefined) {
-      Annotations.encode(message.annotations, writer.uint32(18).fork()).ldelim();
+    if (message.spec !== undefined) {
+      NetworkSpec.encode(message.spec, writer.uint32(26).fork()).ldelim();
+    }
+    if (message.vni !== 0) {
+      writer.uint32(32).uint32(message.vni);
+    }
+    if (message.subnet !== "") {
+      writer.uint32(42).string(message.subnet);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(50).string(message.gateway);
     }
     return writer;
   },
@@ -3924,12 +4874,33 @@ export const Network = {
 
           message.meta = Meta.decode(reader, reader.uint32());
           continue;
-        case 2:
-          if (tag !== 18) {
+        case 3:
+          if (tag !== 26) {
             break;
           }
 
-          message.annotations = Annotations.decode(reader, reader.uint32());
+          message.spec = NetworkSpec.decode(reader, reader.uint32());
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.vni = reader.uint32();
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.subnet = reader.string();
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.gateway = reader.string();
           continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
@@ -3943,7 +4914,10 @@ export const Network = {
   fromJSON(object: any): Network {
     return {
       meta: isSet(object.meta) ? Meta.fromJSON(object.meta) : undefined,
-      annotations: isSet(object.annotations) ? Annotations.fromJSON(object.annotations) : undefined,
+      spec: isSet(object.spec) ? NetworkSpec.fromJSON(object.spec) : undefined,
+      vni: isSet(object.vni) ? globalThis.Number(object.vni) : 0,
+      subnet: isSet(object.subnet) ? globalThis.String(object.subnet) : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
     };
   },
 
@@ -3952,8 +4926,17 @@ export const Network = {
     if (message.meta !== undefined) {
       obj.meta = Meta.toJSON(message.meta);
     }
-    if (message.annotations !== undefined) {
-      obj.annotations = Annotations.toJSON(message.annotations);
+    if (message.spec !== undefined) {
+      obj.spec = NetworkSpec.toJSON(message.spec);
+    }
+    if (message.vni !== 0) {
+      obj.vni = Math.round(message.vni);
+    }
+    if (message.subnet !== "") {
+      obj.subnet = message.subnet;
+    }
+    if (message.gateway !== "") {
+      obj.gateway = message.gateway;
     }
     return obj;
   },
@@ -3964,9 +4947,12 @@ export const Network = {
   fromPartial<I extends Exact<DeepPartial<Network>, I>>(object: I): Network {
     const message = createBaseNetwork();
     message.meta = (object.meta !== undefined && object.meta !== null) ? Meta.fromPartial(object.meta) : undefined;
-    message.annotations = (object.annotations !== undefined && object.annotations !== null)
-      ? Annotations.fromPartial(object.annotations)
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? NetworkSpec.fromPartial(object.spec)
       : undefined;
+    message.vni = object.vni ?? 0;
+    message.subnet = object.subnet ?? "";
+    message.gateway = object.gateway ?? "";
     return message;
   },
 };

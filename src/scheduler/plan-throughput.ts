@@ -22,6 +22,7 @@ function node(i: number): Node {
     description: { hostname: `host${i}`, platform: { os: 'linux', architecture: 'amd64' }, resources: { nanoCpus: 64e9, memoryBytes: 256 * 2 ** 30 }, labels: {} },
     status: { state: NodeState.NODE_STATE_READY, message: '', addr: '' },
     role: NodeRole.NODE_ROLE_WORKER,
+    attachments: [],
   };
 }
 
@@ -35,10 +36,13 @@ function task(i: number): Task {
       resources: { reservations: { nanoCpus: 1e7, memoryBytes: 2 ** 20 } },
       placement: { constraints: ['node.role==worker'], preferences: zones > 0 ? [{ spread: 'node.labels.zone' }] : [], maxReplicas: 0 },
       forceUpdate: 0,
+      networks: [],
     },
     specVersion: 1,
     desiredState: TaskState.TASK_STATE_RUNNING,
     status: { state: TaskState.TASK_STATE_PENDING, timestamp: 0, message: '', err: '', exitCode: 0, health: 0, containerId: '', pid: 0 },
+    networks: [],
+    endpoint: undefined,
   };
 }
 

@@ -41,6 +41,8 @@ function fullTask(): Task {
       containerId: 'c1',
       pid: 2 ** 31 - 1,
     },
+    networks: [{ networkId: 'net-1', address: '10.0.1.5/24', aliases: ['db'] }],
+    endpoint: { spec: { mode: 1, ports: [] }, ports: [{ protocol: 1, targetPort: 53, publishedPort: 30053, publishMode: 0 }], virtualIps: [{ networkId: 'net-1', address: '10.0.1.2/24' }] },
   };
 }
 

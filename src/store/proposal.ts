@@ -19,13 +19,13 @@
  * (Writing kept encodings of shared specs instead of encoding them again was tried: for specs of a
  * few dozen bytes the hand-written framing cost as much as it saved.)
  */
-import { Annotations, Meta, Task, TaskSpec, TaskStatus } from '../../proto/gen/objects.js';
+import { Annotations, Endpoint, Meta, NetworkAttachment, Task, TaskSpec, TaskStatus } from '../../proto/gen/objects.js';
 import { StoreTransaction, type StoreChange } from '../../proto/gen/store.js';
 import type { StoreState } from './state.js';
 
 /** The fields the copier writes, in the generated decoder's order (so even key order matches). */
 export const COPIED_FIELDS = {
-  task: ['meta', 'serviceId', 'slot', 'nodeId', 'spec', 'specVersion', 'serviceAnnotations', 'desiredState', 'status'],
+  task: ['meta', 'serviceId', 'slot', 'nodeId', 'spec', 'specVersion', 'serviceAnnotations', 'desiredState', 'status', 'networks', 'endpoint'],
   meta: ['id', 'version', 'createdAt', 'updatedAt'],
   status: ['state', 'timestamp', 'message', 'err', 'exitCode', 'health', 'containerId', 'pid'],
   annotations: ['name', 'labels'],
@@ -102,6 +102,9 @@ class TaskCopier {
           : this.annotations(t.serviceAnnotations),
       desiredState: int32(t.desiredState),
       status: t.status === undefined || t.status === stored?.status ? t.status : this.status(t.status, stored?.status),
+      // Rarely written, so copied the simple way: through their own codecs.
+      networks: t.networks === stored?.networks ? t.networks : t.networks.map((a) => NetworkAttachment.decode(NetworkAttachment.encode(a).finish())),
+      endpoint: t.endpoint === undefined || t.endpoint === stored?.endpoint ? t.endpoint : Endpoint.decode(Endpoint.encode(t.endpoint).finish()),
     };
   }
 

@@ -285,6 +285,8 @@ export class FakeControl {
       serviceAnnotations: { name: service.spec!.annotations!.name, labels: {} },
       desiredState: TaskState.TASK_STATE_RUNNING,
       status: { state: TaskState.TASK_STATE_PENDING, timestamp: Date.now(), message: 'pending task scheduling', err: '', exitCode: 0, health: 0, containerId: '', pid: 0 },
+      networks: [],
+      endpoint: undefined,
     };
   }
 

@@ -49,6 +49,8 @@ export function newTask(service: Service, placement: TaskPlacement, options: New
       containerId: '',
       pid: 0,
     },
+    networks: [],
+    endpoint: undefined,
   };
 }
 
