@@ -47,6 +47,9 @@ say "Rolling update to VERSION=2: 2 at a time, start-first, each new replica mus
 run shoal service update --env-add VERSION=2 demo_web
 run shoal service ps demo_web
 
+say "The containers' logs, read on the workers and streamed through the managers"
+run shoal service logs --tail 1 demo_web
+
 cat <<EOT
 
 $(printf '\033[1m== The cluster is running. Try:\033[0m')
@@ -54,6 +57,7 @@ $(printf '\033[1m== The cluster is running. Try:\033[0m')
   shoal() { node $(pwd)/dist/cmd/shoal.js "\$@"; }
   shoal service ls
   shoal service ps demo_web
+  shoal service logs -f demo_web                # ^C to stop
   shoal service scale demo_web=8
   shoal node update --availability drain w1    # and watch the tasks move to w2
   shoal service rollback demo_web

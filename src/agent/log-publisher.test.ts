@@ -50,7 +50,7 @@ describe('log subscriptions on the agent', () => {
     expect(texts(m, 's1').sort()).toEqual(['t1:one-2\n', 't1:one-3\n', 't2:two\n']);
     const requests = m.published.filter((r) => r.subscriptionId === 's1');
     expect(requests.at(-1)?.close).toBe(true);
-    expect(requests.map((r) => r.error).filter(Boolean)).toEqual(['task nope is not on this node']);
+    expect(requests.map((r) => r.error).filter(Boolean)).toEqual(['task nope is no longer on this node: it finished, and its container and log were removed']);
     const two = requests.flatMap((r) => r.messages).find((msg) => msg.taskId === 't2');
     expect(two).toMatchObject({ serviceId: 'svc', nodeId: agent.nodeId, slot: 2, stream: LogStream.LOG_STREAM_STDERR });
   });

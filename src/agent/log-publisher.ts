@@ -88,7 +88,7 @@ export class LogPublisher {
       subscription.taskIds.map(async (taskId) => {
         const task = this.opts.task(taskId);
         if (!task) {
-          await batch.error(`task ${taskId} is not on this node`);
+          await batch.error(`task ${taskId} is no longer on this node: it finished, and its container and log were removed`);
           return;
         }
         try {

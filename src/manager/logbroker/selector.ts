@@ -7,6 +7,7 @@ import type { LogSelector } from '../../../proto/gen/logs.js';
 import { TaskState, type Task } from '../../../proto/gen/objects.js';
 import type { ReadTx } from '../../store/types.js';
 import { findService, findTask } from '../controlapi/lookup.js';
+import { isAssigned } from '../dispatcher/assignments.js';
 
 export interface ResolvedSelector {
   /** The services whose new tasks a following subscription takes up. */
@@ -27,9 +28,10 @@ export function resolveSelector(tx: ReadTx, selector: LogSelector | undefined): 
 }
 
 /**
- * Whether the task's node knows it: it has said so (ACCEPTED or later). A task only ASSIGNED may
- * not have reached its node yet, and has written nothing.
+ * Whether the task's node holds it, log included: it has said so (ACCEPTED or later; a task only
+ * ASSIGNED may not have reached its node yet, and has written nothing), and it is still in the
+ * node's assignment set (a finished task that left it has been removed from the node, log and all).
  */
 export function nodeHasTask(task: Task): boolean {
-  return task.nodeId !== '' && (task.status?.state ?? TaskState.TASK_STATE_NEW) >= TaskState.TASK_STATE_ACCEPTED;
+  return task.nodeId !== '' && (task.status?.state ?? TaskState.TASK_STATE_NEW) >= TaskState.TASK_STATE_ACCEPTED && isAssigned(task);
 }
