@@ -1,0 +1,169 @@
+/**
+ * The overlay data plane of one node: what the worker agent calls to give its containers overlay
+ * networks. One sandbox namespace per network (`sandbox.ts`), one veth pair per container endpoint
+ * (`endpoint.ts`), static entries for the endpoints on other nodes (`peers.ts`); everything through
+ * iproute2, everything idempotent, and everything found again from the kernel after a restart:
+ * the instance holds no state but the underlay MTU.
+ *
+ * Calls about one network run one at a time, in call order; calls about different networks run
+ * concurrently. Several data planes may share a kernel (nodes of a local cluster, tests) as long as
+ * each has its own prefix and its own underlay namespace.
+ */
+import { contains, parseAddress, parseSubnet } from '../../manager/allocator/ipv4.js';
+import { attachEndpoint, detachEndpoint, listEndpoints, type Endpoint, type EndpointSpec } from './endpoint.js';
+import { checkNetns, ipJson, type IpLink } from './iproute.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { checkIfname, checkNetworkId, checkPrefix, isSandboxName, sandboxName, type EndpointKey } from './names.js';
+import { applyPeerPlan, isEmptyPlan, planPeers, readPeerTables, type Peer } from './peers.js';
+import { BRIDGE, ensureSandbox, listNetns, netnsExists, removeSandbox } from './sandbox.js';
+import { underlayMtu, VXLAN_OVERHEAD } from './underlay.js';
+
+export interface OverlayNetworkConfig {
+  /** The network's id (letters and digits); its first 12 characters name the sandbox. */
+  id: string;
+  /** The VXLAN network identifier, 1 to 2^24 - 1. */
+  vni: number;
+  /** The network's IPv4 subnet in CIDR notation. */
+  subnet: string;
+  /** The gateway address inside it, held by the sandbox's bridge. */
+  gateway: string;
+}
+
+export interface OverlayDataPlaneOptions {
+  /** Names this node's sandboxes `<prefix>-<network id prefix>`; unique per node sharing the kernel. */
+  prefix: string;
+  /** The node's underlay address: the VXLAN devices' source, and how it finds the underlay MTU. */
+  underlayAddress: string;
+  /** The namespace holding that address, a name or a path; this process's own when absent. */
+  underlayNetns?: string;
+}
+
+const MAX_VNI = 2 ** 24 - 1;
+
+export class OverlayDataPlane {
+  private readonly queue = new KeyedQueue();
+  private mtu: Promise<number> | undefined;
+
+  constructor(private readonly options: OverlayDataPlaneOptions) {
+    checkPrefix(options.prefix);
+    parseAddress(options.underlayAddress);
+    if (options.underlayNetns !== undefined) checkNetns(options.underlayNetns, 'underlay namespace');
+  }
+
+  /** The name of a network's sandbox namespace on this node. */
+  sandboxName(networkId: string): string {
+    checkNetworkId(networkId);
+    return sandboxName(this.options.prefix, networkId);
+  }
+
+  /** Creates the network's sandbox, or repairs it to match; a complete one is left unchanged. */
+  async ensureNetwork(net: OverlayNetworkConfig): Promise<void> {
+    const name = this.sandboxName(net.id);
+    if (!Number.isInteger(net.vni) || net.vni < 1 || net.vni > MAX_VNI) throw new Error(`invalid VNI ${net.vni}`);
+    const subnet = parseSubnet(net.subnet);
+    if (!contains(subnet, parseAddress(net.gateway))) throw new Error(`gateway ${net.gateway} is outside ${net.subnet}`);
+    const mtu = await this.overlayMtu();
+    await this.queue.run(name, () =>
+      ensureSandbox({
+        name,
+        networkId: net.id,
+        vni: net.vni,
+        gateway: net.gateway,
+        prefixLength: subnet.prefixLength,
+        mtu,
+        underlayNetns: this.options.underlayNetns,
+        underlayAddress: this.options.underlayAddress,
+      }),
+    );
+  }
+
+  /** Removes the network's sandbox with its devices and endpoints; nothing to do if it is gone. */
+  async removeNetwork(networkId: string): Promise<void> {
+    const name = this.sandboxName(networkId);
+    await this.queue.run(name, () => removeSandbox(name));
+  }
+
+  /** Gives a container an interface on the network (the network must have been ensured). */
+  async attach(networkId: string, endpoint: EndpointSpec): Promise<void> {
+    const name = this.sandboxName(networkId);
+    checkEndpointKey(endpoint);
+    parseAddress(endpoint.address);
+    await this.queue.run(name, () => attachEndpoint(name, endpoint));
+  }
+
+  /** Removes a container's interface from the network, if it is there. */
+  async detach(networkId: string, key: EndpointKey): Promise<void> {
+    const name = this.sandboxName(networkId);
+    checkEndpointKey(key);
+    await this.queue.run(name, async () => {
+      if (await netnsExists(name)) await detachEndpoint(name, key);
+    });
+  }
+
+  /** The containers attached to the network on this node. */
+  async endpoints(networkId: string): Promise<Endpoint[]> {
+    const name = this.sandboxName(networkId);
+    return this.queue.run(name, async () => ((await netnsExists(name)) ? listEndpoints(name) : []));
+  }
+
+  /**
+   * Makes the network's remote peers exactly these: adds the missing, removes the others. Peers on
+   * this node's own underlay address are local endpoints, reached through the bridge, and skipped.
+   */
+  async setPeers(networkId: string, peers: readonly Peer[]): Promise<void> {
+    const name = this.sandboxName(networkId);
+    const remote = peers.filter((p) => p.underlay !== this.options.underlayAddress);
+    await this.queue.run(name, async () => {
+      if (!(await netnsExists(name))) throw new Error(`network ${networkId} has no sandbox on this node: ensure it first`);
+      const plan = planPeers(await readPeerTables(name), remote);
+      if (!isEmptyPlan(plan)) await applyPeerPlan(name, plan);
+    });
+  }
+
+  /** The ids of the networks this node has a complete sandbox for (the id is read back from br0's alias). */
+  async networks(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of await this.sandboxes()) {
+      const id = await this.queue.run(name, async () => {
+        if (!(await netnsExists(name))) return undefined;
+        const links = await ipJson<IpLink>(name, ['link', 'show']);
+        return links.find((l) => l.ifname === BRIDGE)?.ifalias;
+      });
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
+  }
+
+  /**
+   * Removes every sandbox of this prefix whose network is not among the wanted ones, half-built
+   * ones included; returns the removed namespaces' names. After a restart the agent calls it with
+   * the networks its assignments still need, then ensures those.
+   */
+  async reconcileNetworks(wantedIds: readonly string[]): Promise<string[]> {
+    const keep = new Set(wantedIds.map((id) => this.sandboxName(id)));
+    const stale = (await this.sandboxes()).filter((name) => !keep.has(name));
+    for (const name of stale) await this.queue.run(name, () => removeSandbox(name));
+    return stale;
+  }
+
+  private async sandboxes(): Promise<string[]> {
+    return (await listNetns()).filter((name) => isSandboxName(this.options.prefix, name));
+  }
+
+  /** Underlay MTU minus the VXLAN overhead, read once; a failed read is tried again next time. */
+  private overlayMtu(): Promise<number> {
+    this.mtu ??= underlayMtu(this.options.underlayNetns, this.options.underlayAddress).then(
+      (mtu) => mtu - VXLAN_OVERHEAD,
+      (err: unknown) => {
+        this.mtu = undefined;
+        throw err;
+      },
+    );
+    return this.mtu;
+  }
+}
+
+function checkEndpointKey(key: EndpointKey): void {
+  checkIfname(key.ifname);
+  checkNetns(key.containerNetns, 'container namespace');
+}
