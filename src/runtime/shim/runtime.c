@@ -272,6 +272,7 @@ static int start_container(const struct globals *g, const char *command, enum st
 
   static struct supervisor s;
   s.spec = &spec;
+  s.id = id;
   s.cgroups_path = spec.cgroups_path ? spec.cgroups_path : xasprintf("/shoal/%s", id);
   if (mkdir(g->root, 0711) < 0 && errno != EEXIST) {
     runtime_error("state root %s: %s", g->root, strerror(errno));

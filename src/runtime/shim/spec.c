@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "caps.h"
 #include "json.h"
@@ -574,6 +575,12 @@ static int load_annotations(struct ctx *c, const struct json *root, struct spec 
       s->overlay_upper = value;
     } else if (!strcmp(key, "org.shoal.rootfs.work")) {
       s->overlay_work = value;
+    } else if (!strcmp(key, "org.shoal.dns.relay")) {
+      struct sockaddr_un addr;
+      if (value[0] != '/') return bad(c, "%s must be an absolute path, not \"%s\"", field, value);
+      if (strlen(value) >= sizeof addr.sun_path)
+        return bad(c, "%s: a unix socket path is at most %zu bytes", field, sizeof addr.sun_path - 1);
+      s->dns_relay = value;
     } else {
       /* A misspelt setting would otherwise be silently ignored. */
       return bad(c, "%s: unknown shoal annotation", field);
@@ -602,6 +609,13 @@ int spec_load(const char *bundle, struct spec *out, char *err, size_t errlen) {
       get_string(&c, root, "hostname", "hostname", &out->hostname) < 0 || load_mounts(&c, root, bundle, out) < 0 ||
       load_linux(&c, root, out) < 0 || load_annotations(&c, root, out) < 0)
     return -1;
+  /* The relay listens in the container's own network; in the host's it would take the host's port 53. */
+  if (out->dns_relay) {
+    bool netns = false;
+    for (size_t i = 0; i < out->nnamespaces; i++)
+      if (out->namespaces[i].type == CLONE_NEWNET) netns = true;
+    if (!netns) return bad(&c, "annotations.org.shoal.dns.relay needs a network namespace in linux.namespaces");
+  }
   if (out->hostname) {
     bool own_uts = false;
     for (size_t i = 0; i < out->nnamespaces; i++)

@@ -140,6 +140,7 @@ struct spec {
   int stop_timeout; /* seconds */
   char *overlay_lower; /* overlayfs lowerdir list (top first, ':'-separated) mounted on root_path; NULL: none */
   char *overlay_upper, *overlay_work;
+  char *dns_relay; /* the agent's resolver (a unix stream socket) the DNS relay passes queries to; NULL: no relay */
 };
 
 /*

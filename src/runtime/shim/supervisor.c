@@ -58,6 +58,7 @@ int supervisor_start(struct supervisor *s, char *err, size_t errlen) {
   const struct spec *spec = s->spec;
   s->out_fd = s->err_fd = s->log_fd = -1;
   s->has_cgroup = false;
+  s->dns = NULL;
   signal(SIGPIPE, SIG_IGN);
 
   if (spec->log_path) {
@@ -137,6 +138,14 @@ int supervisor_start(struct supervisor *s, char *err, size_t errlen) {
   if (ready < 0) {
     kill_and_reap(s->init);
     return fail_start(s, err, errlen, NULL, 0);
+  }
+  /* Listening before `create` returns, so the container's first query finds the relay. */
+  if (spec->dns_relay) {
+    s->dns = dns_relay_open(s->init, spec->dns_relay, s->id, err, errlen);
+    if (!s->dns) {
+      kill_and_reap(s->init);
+      return fail_start(s, err, errlen, NULL, 0);
+    }
   }
   s->out_fd = out[0];
   s->err_fd = errp[0];
@@ -252,7 +261,8 @@ int supervisor_run(struct supervisor *s) {
   struct timespec kill_at = {0};
   /* With a PID namespace, the kernel kills the rest of it when init exits: both pipes reach EOF. */
   while (!exited || out.fd >= 0 || err.fd >= 0) {
-    struct pollfd fds[3] = {{s->signal_fd, POLLIN, 0}, {out.fd, POLLIN, 0}, {err.fd, POLLIN, 0}};
+    struct pollfd fds[3 + DNS_RELAY_POLLFDS] = {{s->signal_fd, POLLIN, 0}, {out.fd, POLLIN, 0}, {err.fd, POLLIN, 0}};
+    nfds_t nfds = 3;
     int timeout = -1;
     if (stopping == 1 && !exited) {
       struct timespec now;
@@ -263,15 +273,22 @@ int supervisor_run(struct supervisor *s) {
         stopping = 2;
       } else timeout = (int)ms;
     }
-    if (poll(fds, 3, timeout) < 0 && errno != EINTR) break;
+    if (s->dns) nfds += dns_relay_prepare(s->dns, fds + 3, &timeout);
+    if (poll(fds, nfds, timeout) < 0 && errno != EINTR) break;
     if (fds[1].revents && !pump(s, &out)) close(out.fd), out.fd = -1;
     if (fds[2].revents && !pump(s, &err)) close(err.fd), err.fd = -1;
+    if (s->dns) dns_relay_handle(s->dns, fds + 3, nfds - 3);
     if (!fds[0].revents) continue;
     struct signalfd_siginfo si;
     if (read(s->signal_fd, &si, sizeof si) != sizeof si) continue;
     if (si.ssi_signo == SIGCHLD) {
       int st;
-      if (!exited && waitpid(s->init, &st, WNOHANG) == s->init) status = st, exited = 1;
+      if (!exited && waitpid(s->init, &st, WNOHANG) == s->init) {
+        status = st, exited = 1;
+        /* The container is over; its namespace goes once nothing holds it, these sockets included. */
+        dns_relay_close(s->dns);
+        s->dns = NULL;
+      }
     } else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !exited) {
       kill(s->init, s->spec->stop_signal);
       /* The grace period runs from the first stop request; repeats only resend the signal. */

@@ -2,7 +2,9 @@
  * The container's supervisor (supervisor.c): creates the cgroup, clones the init into the new
  * namespaces, puts it in the cgroup, then stays with it: copies its output into the JSON-lines
  * log (rotated by size), turns SIGTERM/SIGINT into the stop signal and SIGKILL after the grace
- * period (in the foreground passing other signals on as they come), and records how it ended (exit code, OOM kill) in the state directory's `exit` file.
+ * period (in the foreground passing other signals on as they come), relays the container's DNS
+ * queries to the agent when asked to (dns-relay.h), and records how it ended (exit code, OOM kill)
+ * in the state directory's `exit` file.
  */
 #ifndef SHOAL_SUPERVISOR_H
 #define SHOAL_SUPERVISOR_H
@@ -11,11 +13,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "cgroup.h"
+#include "dns-relay.h"
 #include "spec.h"
 
 struct supervisor {
   /* Set by the caller. */
   const struct spec *spec;
+  const char *id; /* the container's, for the DNS relay's hello to the agent */
   const char *cgroups_path;
   const char *fifo_path; /* the exec fifo the init waits on; NULL: it execs at once */
   const char *exit_path; /* where the exit record goes; NULL: not written (`run` in the foreground) */
@@ -30,6 +34,7 @@ struct supervisor {
   int out_fd, err_fd; /* read ends of the container's stdout and stderr; -1 without a log */
   int log_fd;
   uint64_t log_size;
+  struct dns_relay *dns; /* with spec->dns_relay: listening in the container's network namespace */
 };
 
 /*
