@@ -8,13 +8,14 @@ import { clusterGroup } from './cluster.js';
 import { commandHelp, findCommand, groupHelp, hostFlag, runGroup, type CommandGroup } from './command.js';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './flags.js';
 import type { Io } from './io.js';
+import { networkGroup } from './network.js';
 import { nodeGroup } from './node.js';
 import { serviceGroup } from './service.js';
 import { stackGroup } from './stack.js';
 import { taskGroup } from './task.js';
 
 /** `image` works on this node's own state directory; the others are clients of a manager. */
-export const groups: readonly CommandGroup[] = [clusterGroup, imageGroup, nodeGroup, serviceGroup, stackGroup, taskGroup];
+export const groups: readonly CommandGroup[] = [clusterGroup, imageGroup, networkGroup, nodeGroup, serviceGroup, stackGroup, taskGroup];
 
 const globalFlags: FlagSpec[] = [
   hostFlag,

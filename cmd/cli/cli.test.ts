@@ -65,7 +65,7 @@ describe('shoal service', () => {
     const table = await shoal('service', 'ls');
     expect(table.code).toBe(0);
     const [header, ...rows] = table.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^ID {13}NAME {3}MODE {9}REPLICAS {3}IMAGE$/);
+    expect(header).toMatch(/^ID {13}NAME {3}MODE {9}REPLICAS {3}IMAGE {5}PORTS$/);
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatch(/^svc0+\d+ {3}web {4}replicated {3}2\/2 {8}nginx:1$/);
 
@@ -415,7 +415,7 @@ describe('shoal stack', () => {
     const first = await shoal('stack', 'deploy', '-c', file, 'shop');
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('Creating service shop_front\nCreating service shop_back\n');
+    expect(first.stdout).toBe('Creating network shop_default\nCreating service shop_front\nCreating service shop_back\n');
 
     const versions = () => [...fake.services.values()].map((s) => s.meta!.version).join(',');
     const before = versions();
@@ -442,10 +442,10 @@ describe('shoal stack', () => {
   });
 
   it('deploy of a file with an unsupported key deploys nothing and names the key', async () => {
-    writeFileSync(file, 'services:\n  one:\n    image: one:1\n  two:\n    image: two:1\n    ports: ["80:80"]\n');
+    writeFileSync(file, 'services:\n  one:\n    image: one:1\n  two:\n    image: two:1\n    volumes: ["/data:/data"]\n');
     const r = await shoal('stack', 'deploy', '-c', file, 'other');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`shoal: stack file ${file}: services.two.ports: not supported by shoal\n`);
+    expect(r.stderr).toBe(`shoal: stack file ${file}: services.two.volumes: not supported by shoal\n`);
     expect([...fake.services.values()].some((s) => s.spec?.annotations?.name.startsWith('other_'))).toBe(false);
   });
 
@@ -454,7 +454,7 @@ describe('shoal stack', () => {
     const pruned = await shoal('stack', 'deploy', '--prune', '-c', file, 'shop');
     expect(pruned.stdout).toBe('Service shop_front is unchanged\nRemoving service shop_back\n');
     const rm = await shoal('stack', 'rm', 'shop');
-    expect(rm.stdout).toBe('Removing service shop_front\n');
+    expect(rm.stdout).toBe('Removing service shop_front\nRemoving network shop_default\n');
     const again = await shoal('stack', 'rm', 'shop');
     expect(again.code).toBe(0);
     expect(again.stderr).toBe('Nothing found in stack: shop\n');

@@ -17,6 +17,7 @@ import {
   ControlClient,
   type GetClusterResponse,
   type GetJoinTokenResponse,
+  type ListNetworksRequest,
   type ListNodesResponse,
   type ListServicesRequest,
   type ListServicesResponse,
@@ -26,7 +27,7 @@ import {
   type SubscribeLogsRequest,
   type UpdateServiceRequest,
 } from '../../proto/gen/control.js';
-import type { Node, NodeRole, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
+import type { Network, NetworkSpec, Node, NodeRole, NodeSpec, Service, ServiceSpec, Task } from '../../proto/gen/objects.js';
 import { grpcChannelCredentials, loadNodeCredentials, MANAGER_CHANNEL_OPTIONS, NODE_CREDENTIALS_FILE } from '../../src/manager/ca/index.js';
 import { CliError, UsageError } from './errors.js';
 
@@ -196,6 +197,23 @@ export class ControlApi {
 
   async removeNode(id: string, force: boolean): Promise<void> {
     await this.call(this.client.removeNode, { id, force });
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<Network> {
+    return required((await this.call(this.client.createNetwork, { spec })).network, 'network');
+  }
+
+  /** By full id, unique id prefix or name. */
+  async getNetwork(id: string): Promise<Network> {
+    return required((await this.call(this.client.getNetwork, { id })).network, 'network');
+  }
+
+  async listNetworks(request: Partial<ListNetworksRequest> = {}): Promise<Network[]> {
+    return (await this.call(this.client.listNetworks, { names: [], ...request })).networks;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    await this.call(this.client.removeNetwork, { id });
   }
 
   /** The role's join token (rotated first if asked) and the managers' addresses. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RestartCondition, ServiceSpec, UpdateFailureAction, UpdateOrder } from '../../proto/gen/objects.js';
+import { EndpointMode, PortProtocol, PublishMode, RestartCondition, ServiceSpec, UpdateFailureAction, UpdateOrder } from '../../proto/gen/objects.js';
 import { sameServiceSpec } from '../../src/manager/controlapi/spec-equality.js';
 import { ComposeError, parseStackFile, STACK_NAMESPACE_LABEL } from './compose.js';
 
@@ -87,7 +87,7 @@ function refusal(text: string): string {
 const service = (body: string): string => `services:\n  web:\n    image: nginx\n${body.replace(/^/gm, '    ')}\n`;
 
 describe('parseStackFile: a good file', () => {
-  const [web, agent] = parseStackFile(goodFile, options);
+  const [web, agent] = parseStackFile(goodFile, options).services;
 
   it('names services STACK_SERVICE and labels them with the stack', () => {
     expect(web!.key).toBe('web');
@@ -156,20 +156,20 @@ describe('parseStackFile: a good file', () => {
   });
 
   it('converts the same file to the same specs, also after a trip through the wire', () => {
-    const again = parseStackFile(goodFile, options);
+    const again = parseStackFile(goodFile, options).services;
     const stored = ServiceSpec.decode(ServiceSpec.encode(web!.spec).finish());
     expect(sameServiceSpec(again[0]!.spec, web!.spec)).toBe(true);
     expect(sameServiceSpec(stored, again[0]!.spec)).toBe(true);
   });
 
   it('accepts a minimal file', () => {
-    const [only] = parseStackFile('services:\n  web:\n    image: nginx\n', options);
+    const [only] = parseStackFile('services:\n  web:\n    image: nginx\n', options).services;
     expect(only!.spec.mode).toEqual({ $case: 'replicated', replicated: { replicas: 1 } });
   });
 });
 
 describe('parseStackFile: interpolation from the environment', () => {
-  const withEnv = (text: string, env: Record<string, string>) => parseStackFile(text, { ...options, env });
+  const withEnv = (text: string, env: Record<string, string>) => parseStackFile(text, { ...options, env }).services;
 
   it('fills $VAR, ${VAR} and defaults in values, and reads $$ as a literal $', () => {
     const text = service('command: echo $$HOME ${GREETING:-hello} $WHO ${EMPTY-unset} ${EMPTY:-empty}').replace('image: nginx', 'image: ${REGISTRY}/busybox:${TAG-latest}');
@@ -189,10 +189,11 @@ describe('parseStackFile: interpolation from the environment', () => {
 
 describe('parseStackFile: refusals name the key', () => {
   it('refuses what shoal does not support', () => {
-    expect(refusal(service('ports: ["80:80"]'))).toBe('stack file stack.yml: services.web.ports: not supported by shoal');
+    expect(refusal(service('volumes: ["/data:/data"]'))).toBe('stack file stack.yml: services.web.volumes: not supported by shoal');
     expect(refusal(service('entrypoint: ["sh"]'))).toMatch(/^stack file stack.yml: services.web.entrypoint: not supported by shoal/);
-    expect(refusal(`${service('')}networks:\n  front: {}\n`)).toBe('stack file stack.yml: networks: not supported by shoal');
-    expect(refusal(service('deploy:\n  endpoint_mode: dnsrr'))).toBe('stack file stack.yml: services.web.deploy.endpoint_mode: not supported by shoal');
+    expect(refusal(`${service('')}secrets:\n  key: {file: ./key}\n`)).toBe('stack file stack.yml: secrets: not supported by shoal');
+    expect(refusal(`${service('')}networks:\n  front:\n    internal: true\n`)).toBe('stack file stack.yml: networks.front.internal: not supported by shoal');
+    expect(refusal(service('ports:\n  - {target: 80, host_ip: 127.0.0.1}'))).toBe('stack file stack.yml: services.web.ports[0].host_ip: not supported by shoal');
     expect(refusal(service('deploy:\n  resources:\n    limits:\n      pids: 10'))).toBe(
       'stack file stack.yml: services.web.deploy.resources.limits.pids: not supported by shoal',
     );
@@ -238,5 +239,94 @@ describe('parseStackFile: refusals name the key', () => {
 
   it('refuses a stack name that cannot prefix service names', () => {
     expect(() => parseStackFile(service(''), { ...options, stack: 'my stack' })).toThrow(/invalid stack name "my stack"/);
+  });
+});
+
+describe('parseStackFile: networks and ports', () => {
+  const file = `services:
+  web:
+    image: nginx
+    ports:
+      - "8080:80"
+      - 443
+      - "53:53/udp"
+      - {target: 9000, published: "9001", protocol: tcp, mode: host}
+    networks:
+      front:
+        aliases: [www]
+      back:
+  db:
+    image: postgres
+    networks: [back]
+    deploy:
+      endpoint_mode: dnsrr
+  cache:
+    image: redis
+networks:
+  front:
+    attachable: true
+    labels: {tier: front}
+    ipam:
+      config: [{subnet: 10.20.0.0/24}]
+  back: {}
+  shared:
+    external: true
+  unused: {}
+`;
+  const { services, networks } = parseStackFile(file, options);
+  const [web, db, cache] = services;
+
+  it('converts both port syntaxes, with tcp, ingress and an allocated published port as defaults', () => {
+    expect(web!.spec.endpoint).toEqual({
+      mode: EndpointMode.ENDPOINT_MODE_VIP,
+      ports: [
+        { targetPort: 80, publishedPort: 8080, protocol: PortProtocol.PORT_PROTOCOL_TCP, publishMode: PublishMode.PUBLISH_MODE_INGRESS },
+        { targetPort: 443, publishedPort: 0, protocol: PortProtocol.PORT_PROTOCOL_TCP, publishMode: PublishMode.PUBLISH_MODE_INGRESS },
+        { targetPort: 53, publishedPort: 53, protocol: PortProtocol.PORT_PROTOCOL_UDP, publishMode: PublishMode.PUBLISH_MODE_INGRESS },
+        { targetPort: 9000, publishedPort: 9001, protocol: PortProtocol.PORT_PROTOCOL_TCP, publishMode: PublishMode.PUBLISH_MODE_HOST },
+      ],
+    });
+    expect(db!.spec.endpoint).toEqual({ mode: EndpointMode.ENDPOINT_MODE_DNSRR, ports: [] });
+    expect(cache!.spec.endpoint).toBeUndefined();
+  });
+
+  it('attaches services by network name with the service key as an alias; no networks means STACK_default', () => {
+    expect(web!.spec.task?.networks).toEqual([
+      { target: 'shop_front', aliases: ['web', 'www'] },
+      { target: 'shop_back', aliases: ['web'] },
+    ]);
+    expect(db!.spec.task?.networks).toEqual([{ target: 'shop_back', aliases: ['db'] }]);
+    expect(cache!.spec.task?.networks).toEqual([{ target: 'shop_default', aliases: ['cache'] }]);
+  });
+
+  it('lists the networks the services use, labelled with the stack, in order of first use', () => {
+    expect(networks.map((n) => n.name)).toEqual(['shop_front', 'shop_back', 'shop_default']);
+    expect(networks[0]!.spec).toEqual({
+      annotations: { name: 'shop_front', labels: { tier: 'front', [STACK_NAMESPACE_LABEL]: 'shop' } },
+      driver: 'overlay',
+      subnet: '10.20.0.0/24',
+      attachable: true,
+      ingress: false,
+    });
+    expect(networks[2]!.spec?.annotations?.labels).toEqual({ [STACK_NAMESPACE_LABEL]: 'shop' });
+  });
+
+  it('keeps an external network by its own name, with nothing to create', () => {
+    const ext = parseStackFile(`${service('networks: [shared]')}networks:\n  shared:\n    external: true\n    name: corp-net\n`, options);
+    expect(ext.networks).toEqual([{ key: 'shared', name: 'corp-net', spec: undefined }]);
+    expect(ext.services[0]!.spec.task?.networks).toEqual([{ target: 'corp-net', aliases: ['web'] }]);
+  });
+
+  it('refuses bad ports, undeclared networks and what shoal networks cannot be', () => {
+    expect(refusal(service('ports: ["127.0.0.1:80:80"]'))).toMatch(/services.web.ports\[0\]: a host address is not supported/);
+    expect(refusal(service('ports: ["80:70000"]'))).toMatch(/services.web.ports\[0\]: invalid target port "70000"/);
+    expect(refusal(service('ports: ["80/sctp"]'))).toMatch(/services.web.ports\[0\]: invalid protocol "sctp"/);
+    expect(refusal(service('ports: [{published: 80}]'))).toBe('stack file stack.yml: services.web.ports[0].target: required');
+    expect(refusal(service('ports: [{target: 80, mode: bridge}]'))).toMatch(/ports\[0\].mode: "bridge": use ingress, host/);
+    expect(refusal(service('networks: [nowhere]'))).toBe('stack file stack.yml: services.web.networks: network "nowhere" is not declared in the top-level networks');
+    expect(refusal(`${service('')}networks:\n  front: {driver: bridge}\n`)).toMatch(/networks.front.driver: "bridge": shoal networks use the overlay driver only/);
+    expect(refusal(`${service('')}networks:\n  front: {ipam: {config: [{subnet: 10.0.0.1/24}]}}\n`)).toMatch(/networks.front.ipam.config\[0\].subnet: invalid subnet "10.0.0.1\/24": host bits are set/);
+    expect(refusal(`${service('')}networks:\n  front: {external: true, attachable: true}\n`)).toMatch(/networks.front.attachable: conflicts with external: true/);
+    expect(refusal(service('deploy:\n  endpoint_mode: nat'))).toMatch(/deploy.endpoint_mode: "nat": use vip, dnsrr/);
   });
 });

@@ -1,29 +1,35 @@
 /**
- * A compose-format stack file as shoal service specs. Supported: `services` with image, command,
- * environment, working_dir, user, hostname, labels, healthcheck, stop_signal, stop_grace_period
- * and `deploy` (mode, replicas, labels, update_config, rollback_config, restart_policy, placement,
- * resources). Anything else, and any invalid value, is refused with one error naming the key, so
+ * A compose-format stack file as shoal service and network specs. Supported: `services` with image,
+ * command, environment, working_dir, user, hostname, labels, healthcheck, stop_signal,
+ * stop_grace_period, ports, networks and `deploy` (mode, replicas, labels, update_config,
+ * rollback_config, restart_policy, placement, resources, endpoint_mode); top-level `networks`
+ * (overlay driver, attachable, labels, ipam.config[0].subnet, name, external). Anything else, and any invalid value, is refused with one error naming the key, so
  * that nothing of a file shoal would misread gets deployed. `x-` extension keys are ignored,
  * YAML anchors and merge keys work, and values are interpolated from the environment as compose
  * does (`${VAR}`, `${VAR:-default}`; compose-interpolate.ts).
  */
 import { parseDocument } from 'yaml';
 import {
+  EndpointMode,
   HealthConfig,
   RestartCondition,
   ServiceSpec,
   UpdateFailureAction,
   UpdateOrder,
+  type NetworkSpec,
   type Placement,
+  type PortConfig,
   type ResourceRequirements,
   type Resources,
   type RestartPolicy,
   type UpdateConfig,
 } from '../../proto/gen/objects.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG } from '../../src/manager/controlapi/spec-defaults.js';
+import { AddressError, parseSubnet } from '../../src/manager/allocator/ipv4.js';
 import { InvalidSpecError, validateServiceSpec } from '../../src/manager/controlapi/validate-spec.js';
 import { interpolateTree, InterpolationError } from './compose-interpolate.js';
 import { CliError } from './errors.js';
+import { parsePorts, PortSyntaxError, protocols, publishModes } from './ports.js';
 import { splitShellWords } from './shellwords.js';
 import { parseCpus, parseDuration, parseMemory } from './units.js';
 
@@ -33,8 +39,26 @@ export const STACK_NAMESPACE_LABEL = 'shoal.stack.namespace';
 export interface StackService {
   /** The service's key in the file (`web`); the service itself is named `STACK_web`. */
   readonly key: string;
-  /** Validated, with the manager's defaults filled in, as the manager would store it. */
+  /**
+   * Validated, with the manager's defaults filled in, as the manager would store it, except that
+   * `task.networks` name the networks (`shop_front`): the deploy resolves them to ids.
+   */
   readonly spec: ServiceSpec;
+}
+
+export interface StackNetwork {
+  /** The network's key in the file (`front`, or `default` for services that name none). */
+  readonly key: string;
+  /** Its name in the cluster: `STACK_front`, or the `name` the file gives. */
+  readonly name: string;
+  /** What to create; undefined for an `external: true` network, which must already exist. */
+  readonly spec: NetworkSpec | undefined;
+}
+
+export interface StackFile {
+  readonly services: StackService[];
+  /** The networks the services use, in order of first use (declared ones no service uses are left out, as docker does). */
+  readonly networks: StackNetwork[];
 }
 
 export interface ComposeOptions {
@@ -66,7 +90,7 @@ class KeyError extends Error {
 
 const STACK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-export function parseStackFile(text: string, options: ComposeOptions): StackService[] {
+export function parseStackFile(text: string, options: ComposeOptions): StackFile {
   const doc = parseDocument(text, { merge: true });
   if (doc.errors.length > 0) throw new ComposeError(options.file, '', `not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
   try {
@@ -77,18 +101,28 @@ export function parseStackFile(text: string, options: ComposeOptions): StackServ
   }
 }
 
-function convertFile(root: unknown, options: ComposeOptions): StackService[] {
+function convertFile(root: unknown, options: ComposeOptions): StackFile {
   if (!STACK_NAME.test(options.stack)) {
     throw new KeyError('', `invalid stack name "${options.stack}": use letters, digits, '_', '.' and '-', starting with a letter or digit`);
   }
   const top = mapAt(root, '', 'the file must be a mapping with a services key');
-  checkKeys(top, '', ['version', 'services']);
+  checkKeys(top, '', ['version', 'services', 'networks']);
   const services = mapAt(top.services, 'services', 'required: a mapping of service names to services');
   const keys = Object.keys(services).filter((k) => !k.startsWith('x-'));
   if (keys.length === 0) throw new KeyError('services', 'no services defined');
-  return keys.map((key) => {
+  const declared = networksAt(top.networks, options.stack);
+  const used = new Map<string, StackNetwork>();
+  const converted = keys.map((key) => {
     const path = `services.${key}`;
-    const spec = convertService(key, mapAt(services[key], path, 'must be a mapping'), path, options);
+    const svc = mapAt(services[key], path, 'must be a mapping');
+    const spec = convertService(key, svc, path, options);
+    spec.task!.networks = serviceNetworksAt(svc.networks, `${path}.networks`, key).map(({ network, aliases }) => {
+      // Services that name no network share the stack's default one, as in docker.
+      const found = declared.get(network) ?? (network === 'default' ? defaultNetwork(options.stack) : undefined);
+      if (found === undefined) throw new KeyError(`${path}.networks`, `network "${network}" is not declared in the top-level networks`);
+      if (!used.has(network)) used.set(network, found);
+      return { target: found.name, aliases };
+    });
     try {
       return { key, spec: validateServiceSpec(spec) };
     } catch (error) {
@@ -96,7 +130,125 @@ function convertFile(root: unknown, options: ComposeOptions): StackService[] {
       throw error;
     }
   });
+  return { services: converted, networks: [...used.values()] };
 }
+
+function defaultNetwork(stack: string): StackNetwork {
+  return { key: 'default', name: `${stack}_default`, spec: networkSpec(`${stack}_default`, stack, {}, '', false) };
+}
+
+function networkSpec(name: string, stack: string, labels: Record<string, string>, subnet: string, attachable: boolean): NetworkSpec {
+  return { annotations: { name, labels: { ...labels, [STACK_NAMESPACE_LABEL]: stack } }, driver: 'overlay', subnet, attachable, ingress: false };
+}
+
+/** The top-level `networks` by key. */
+function networksAt(value: unknown, stack: string): Map<string, StackNetwork> {
+  const declared = new Map<string, StackNetwork>();
+  if (value === undefined || value === null) return declared;
+  const networks = mapAt(value, 'networks', 'must be a mapping of network names to networks');
+  for (const key of Object.keys(networks).filter((k) => !k.startsWith('x-'))) {
+    const path = `networks.${key}`;
+    const net = networks[key] === null ? {} : mapAt(networks[key], path, 'must be a mapping');
+    checkKeys(net, path, ['driver', 'attachable', 'ipam', 'external', 'name', 'labels']);
+    const name = stringAt(net.name, `${path}.name`);
+    if (boolAt(net.external, `${path}.external`)) {
+      const other = Object.keys(net).find((k) => k !== 'external' && k !== 'name' && !k.startsWith('x-'));
+      if (other !== undefined) throw new KeyError(`${path}.${other}`, 'conflicts with external: true (an external network keeps the settings it was created with)');
+      declared.set(key, { key, name: name ?? key, spec: undefined });
+      continue;
+    }
+    const driver = stringAt(net.driver, `${path}.driver`) ?? 'overlay';
+    if (driver !== 'overlay') throw new KeyError(`${path}.driver`, `"${driver}": shoal networks use the overlay driver only`);
+    const fullName = name ?? `${stack}_${key}`;
+    const spec = networkSpec(fullName, stack, labelsAt(net.labels, `${path}.labels`), subnetAt(net.ipam, `${path}.ipam`), boolAt(net.attachable, `${path}.attachable`));
+    declared.set(key, { key, name: fullName, spec });
+  }
+  return declared;
+}
+
+/** `ipam: {config: [{subnet: CIDR}]}`: one subnet per network. */
+function subnetAt(value: unknown, path: string): string {
+  if (value === undefined || value === null) return '';
+  const ipam = mapAt(value, path, 'must be a mapping');
+  checkKeys(ipam, path, ['driver', 'config']);
+  const driver = stringAt(ipam.driver, `${path}.driver`);
+  if (driver !== undefined && driver !== 'default') throw new KeyError(`${path}.driver`, `"${driver}": only the default IPAM driver exists in shoal`);
+  const configs = ipam.config === undefined ? [] : listAt(ipam.config, `${path}.config`);
+  if (configs.length > 1) throw new KeyError(`${path}.config`, 'a shoal network has one subnet');
+  if (configs.length === 0) return '';
+  const configPath = `${path}.config[0]`;
+  const config = mapAt(configs[0], configPath, 'must be a mapping');
+  checkKeys(config, configPath, ['subnet']);
+  const subnet = stringAt(config.subnet, `${configPath}.subnet`) ?? '';
+  try {
+    if (subnet !== '') parseSubnet(subnet);
+  } catch (error) {
+    if (error instanceof AddressError) throw new KeyError(`${configPath}.subnet`, error.message);
+    throw error;
+  }
+  return subnet;
+}
+
+/**
+ * A service's `networks`: a list of keys, or a mapping of keys to `{aliases: [...]}`; none means
+ * the default network. The service's key is always an alias, as docker makes it, so that the
+ * stack's services find each other by their short names.
+ */
+function serviceNetworksAt(value: unknown, path: string, serviceKey: string): { network: string; aliases: string[] }[] {
+  if (value === undefined || value === null) return [{ network: 'default', aliases: [serviceKey] }];
+  if (Array.isArray(value)) return stringListAt(value, path).map((network) => ({ network, aliases: [serviceKey] }));
+  const map = mapAt(value, path, 'must be a list of network names or a mapping');
+  return Object.keys(map)
+    .filter((k) => !k.startsWith('x-'))
+    .map((network) => {
+      const entryPath = `${path}.${network}`;
+      if (map[network] === null) return { network, aliases: [serviceKey] };
+      const entry = mapAt(map[network], entryPath, 'must be a mapping with aliases, or empty');
+      checkKeys(entry, entryPath, ['aliases']);
+      const aliases = entry.aliases === undefined ? [] : stringListAt(entry.aliases, `${entryPath}.aliases`);
+      return { network, aliases: [serviceKey, ...aliases.filter((a) => a !== serviceKey)] };
+    });
+}
+
+/** `ports`: short strings (`"8080:80"`, `"80"`, `"53:53/udp"`) or mappings (target, published, protocol, mode). */
+function portsAt(value: unknown, path: string): PortConfig[] {
+  if (value === undefined || value === null) return [];
+  return listAt(value, path).flatMap((entry, i) => {
+    const entryPath = `${path}[${i}]`;
+    if (typeof entry === 'number' || typeof entry === 'string') {
+      const text = String(entry);
+      try {
+        if (text.includes('=')) throw new PortSyntaxError('use the short form [PUBLISHED:]TARGET[/PROTOCOL] or a mapping');
+        return parsePorts(text);
+      } catch (error) {
+        if (error instanceof PortSyntaxError) throw new KeyError(entryPath, error.message);
+        throw error;
+      }
+    }
+    const port = mapAt(entry, entryPath, 'must be a port like "8080:80" or a mapping with target');
+    checkKeys(port, entryPath, ['target', 'published', 'protocol', 'mode']);
+    const target = portAt(port.target, `${entryPath}.target`);
+    if (target === undefined) throw new KeyError(`${entryPath}.target`, 'required');
+    return [
+      {
+        targetPort: target,
+        publishedPort: portAt(port.published, `${entryPath}.published`) ?? 0,
+        protocol: choiceAt(port.protocol, `${entryPath}.protocol`, protocols) ?? protocols.tcp!,
+        publishMode: choiceAt(port.mode, `${entryPath}.mode`, publishModes) ?? publishModes.ingress!,
+      },
+    ];
+  });
+}
+
+/** A port number; compose also writes `published: "8080"` as a string. */
+function portAt(value: unknown, path: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw new KeyError(path, 'must be a port number from 1 to 65535');
+  return n;
+}
+
+const endpointModes: Record<string, EndpointMode> = { vip: EndpointMode.ENDPOINT_MODE_VIP, dnsrr: EndpointMode.ENDPOINT_MODE_DNSRR };
 
 const serviceKeys = [
   'image',
@@ -109,6 +261,8 @@ const serviceKeys = [
   'healthcheck',
   'stop_signal',
   'stop_grace_period',
+  'ports',
+  'networks',
   'deploy',
 ];
 
@@ -120,7 +274,7 @@ function convertService(key: string, svc: YamlMap, path: string, options: Compos
   const image = stringAt(svc.image, `${path}.image`);
   if (image === undefined) throw new KeyError(`${path}.image`, 'required');
   const deploy = svc.deploy === undefined ? {} : mapAt(svc.deploy, `${path}.deploy`, 'must be a mapping');
-  checkKeys(deploy, `${path}.deploy`, ['mode', 'replicas', 'labels', 'update_config', 'rollback_config', 'restart_policy', 'placement', 'resources']);
+  checkKeys(deploy, `${path}.deploy`, ['mode', 'replicas', 'labels', 'update_config', 'rollback_config', 'restart_policy', 'placement', 'resources', 'endpoint_mode']);
 
   const spec = ServiceSpec.fromPartial({
     annotations: {
@@ -149,6 +303,9 @@ function convertService(key: string, svc: YamlMap, path: string, options: Compos
   spec.mode = modeAt(deploy, `${path}.deploy`);
   spec.update = updateConfigAt(deploy.update_config, `${path}.deploy.update_config`, 'update');
   spec.rollback = updateConfigAt(deploy.rollback_config, `${path}.deploy.rollback_config`, 'rollback');
+  const ports = portsAt(svc.ports, `${path}.ports`);
+  const endpointMode = choiceAt(deploy.endpoint_mode, `${path}.deploy.endpoint_mode`, endpointModes);
+  if (ports.length > 0 || endpointMode !== undefined) spec.endpoint = { mode: endpointMode ?? EndpointMode.ENDPOINT_MODE_VIP, ports };
   return spec;
 }
 
@@ -296,6 +453,12 @@ function stringAt(value: unknown, path: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') throw new KeyError(path, 'must be a string');
+  return value;
+}
+
+function boolAt(value: unknown, path: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new KeyError(path, 'must be true or false');
   return value;
 }
 

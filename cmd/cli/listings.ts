@@ -3,12 +3,16 @@
  * `node ps`, `task ls`) print, shared by their command groups.
  */
 import type { ListServicesResponse } from '../../proto/gen/control.js';
-import type { Node, Task } from '../../proto/gen/objects.js';
+import { PublishMode, type Node, type Task } from '../../proto/gen/objects.js';
+import { formatPorts } from './ports.js';
 import { ellipsis, renderTable, shortId } from './table.js';
 import { nodeHostname, serviceName, taskName, taskProblem, taskStateTitle } from './task-view.js';
 import { ago } from './units.js';
 
-/** ID NAME MODE REPLICAS IMAGE, REPLICAS as running/desired. */
+/**
+ * ID NAME MODE REPLICAS IMAGE PORTS, REPLICAS as running/desired; PORTS the ingress ports, as the
+ * manager allocated them (the spec's before it has).
+ */
 export function servicesTable(list: ListServicesResponse): string {
   const rows = list.services.map((service) => {
     const id = service.meta!.id;
@@ -16,9 +20,11 @@ export function servicesTable(list: ListServicesResponse): string {
     const maxPerNode = service.spec?.task?.placement?.maxReplicas ?? 0;
     const replicas =
       `${list.runningTasks[id] ?? 0}/${list.desiredTasks[id] ?? 0}` + (maxPerNode > 0 ? ` (max ${maxPerNode} per node)` : '');
-    return [shortId(id), serviceName(service), mode?.$case ?? '', replicas, service.spec?.task?.container?.image ?? ''];
+    const ports = service.endpoint?.ports.length ? service.endpoint.ports : (service.spec?.endpoint?.ports ?? []);
+    const ingress = ports.filter((p) => p.publishMode === PublishMode.PUBLISH_MODE_INGRESS);
+    return [shortId(id), serviceName(service), mode?.$case ?? '', replicas, service.spec?.task?.container?.image ?? '', formatPorts(ingress)];
   });
-  return renderTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE'], rows);
+  return renderTable(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], rows);
 }
 
 /** Docker's ERROR column is quoted and cut to 30 characters unless --no-trunc. */
@@ -28,7 +34,8 @@ const MAX_ERROR_LENGTH = 30;
  * ID NAME IMAGE NODE DESIRED STATE CURRENT STATE ERROR PORTS, as `docker service ps` and
  * `docker node ps` print them. Tasks come grouped by service and slot (node, for global services),
  * newest first; older generations of a slot are indented as `\_ web.1`. NODE is the hostname (the
- * short id of a node that is gone). PORTS stays empty: shoal publishes no ports yet.
+ * short id of a node that is gone). PORTS: the task's host-mode ports (ingress ports are the service's,
+ * shown by `service ls`).
  */
 export function tasksTable(tasks: readonly Task[], nodes: readonly Node[], now: number, noTrunc: boolean): string {
   const hostnames = new Map(nodes.map((n) => [n.meta!.id, nodeHostname(n)]));
@@ -48,7 +55,7 @@ export function tasksTable(tasks: readonly Task[], nodes: readonly Node[], now: 
       taskStateTitle(task.desiredState),
       current,
       problem === '' ? '' : `"${noTrunc ? problem : ellipsis(problem, MAX_ERROR_LENGTH)}"`,
-      '',
+      formatPorts((task.endpoint?.ports ?? []).filter((p) => p.publishMode === PublishMode.PUBLISH_MODE_HOST)),
     ];
   });
   return renderTable(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows);

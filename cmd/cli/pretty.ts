@@ -4,6 +4,7 @@
  */
 import type { ManagerStatus } from '../../proto/gen/control.js';
 import {
+  EndpointMode,
   HealthState,
   NodeRole,
   RestartCondition,
@@ -17,6 +18,7 @@ import {
   type Task,
   type UpdateConfig,
 } from '../../proto/gen/objects.js';
+import { protocolName, publishModeName } from './ports.js';
 import { availabilityTitle, nodeStateTitle, taskName, taskStateTitle } from './task-view.js';
 import { ago, formatBytes, formatCpus, formatDuration } from './units.js';
 
@@ -73,7 +75,10 @@ function resourceRows(title: string, r: Resources | undefined): Row[] {
   ];
 }
 
-export function prettyService(service: Service, now: number): string {
+/**
+ * `networkNames` maps network ids to names for the Networks line (an id not in it is shown as is).
+ */
+export function prettyService(service: Service, networkNames: ReadonlyMap<string, string>, now: number): string {
   const spec = service.spec;
   const task = spec?.task;
   const container = task?.container;
@@ -129,7 +134,35 @@ export function prettyService(service: Service, now: number): string {
       ['Window', restart.windowMs === 0 ? 'unbounded' : formatDuration(restart.windowMs), 1],
     );
   }
+  rows.push(...endpointRows(service, networkNames));
   return block(rows);
+}
+
+/**
+ * Networks, Endpoint Mode and Ports as docker shows them (the ports the manager allocated, else
+ * the spec's), then the service's virtual IPs, one per network.
+ */
+function endpointRows(service: Service, networkNames: ReadonlyMap<string, string>): Row[] {
+  const name = (id: string) => networkNames.get(id) ?? id;
+  const rows: Row[] = [];
+  const networks = service.spec?.task?.networks ?? [];
+  if (networks.length > 0) rows.push(['Networks', networks.map((n) => name(n.target)).join(' ')]);
+  rows.push(['Endpoint Mode', service.spec?.endpoint?.mode === EndpointMode.ENDPOINT_MODE_DNSRR ? 'dnsrr' : 'vip']);
+  const ports = service.endpoint?.ports.length ? service.endpoint.ports : (service.spec?.endpoint?.ports ?? []);
+  if (ports.length > 0) {
+    rows.push(['Ports', '']);
+    for (const port of ports) {
+      rows.push(
+        ['PublishedPort', port.publishedPort === 0 ? '(not allocated yet)' : String(port.publishedPort), 1],
+        ['Protocol', protocolName(port.protocol), 2],
+        ['TargetPort', String(port.targetPort), 2],
+        ['PublishMode', publishModeName(port.publishMode), 2],
+      );
+    }
+  }
+  const vips = service.endpoint?.virtualIps ?? [];
+  if (vips.length > 0) rows.push(['Virtual IPs', ''], ...vips.map((vip) => [name(vip.networkId), vip.address, 1] as Row));
+  return rows;
 }
 
 export function prettyNode(node: Node, managerStatus: ManagerStatus | undefined): string {

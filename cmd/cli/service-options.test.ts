@@ -1,22 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import {
+  EndpointMode,
+  PortProtocol,
+  PublishMode,
   RestartCondition,
   ServiceSpec,
   UpdateFailureAction,
   UpdateOrder,
 } from '../../proto/gen/objects.js';
+import { CliError, UsageError } from './errors.js';
+import { networkRefs } from './endpoint-options.js';
 import { parseArgs } from './flags.js';
 import { applyUpdateFlags, serviceCreateFlags, serviceUpdateFlags, specFromCreateFlags } from './service-options.js';
 
 const env = { FROM_SHELL: 'shell-value' };
+/** What the command would have resolved: network names and ids to ids. */
+const networkIds = new Map([['front', 'netfront'], ['back', 'netback'], ['netfront', 'netfront']]);
 
 function create(...argv: string[]): ServiceSpec {
   const { flags, args } = parseArgs(serviceCreateFlags, argv, { stopAtFirstPositional: true });
-  return specFromCreateFlags(flags, args, env, () => 'abc123');
+  return specFromCreateFlags(flags, args, env, () => 'abc123', networkIds);
 }
 
 function update(spec: ServiceSpec, ...argv: string[]): ServiceSpec {
-  return applyUpdateFlags(spec, parseArgs(serviceUpdateFlags, argv).flags, env);
+  return applyUpdateFlags(spec, parseArgs(serviceUpdateFlags, argv).flags, env, networkIds);
 }
 
 describe('service create flags', () => {
@@ -177,5 +184,90 @@ describe('service update flags', () => {
   it('refuses --replicas on a global service', () => {
     const global = create('--name', 'g', '--mode', 'global', 'agent');
     expect(() => update(global, '--replicas', '3')).toThrow('--replicas can only be used with replicated mode');
+  });
+});
+
+const tcp = PortProtocol.PORT_PROTOCOL_TCP;
+const udp = PortProtocol.PORT_PROTOCOL_UDP;
+const ingress = PublishMode.PUBLISH_MODE_INGRESS;
+const host = PublishMode.PUBLISH_MODE_HOST;
+const port = (targetPort: number, publishedPort = 0, protocol = tcp, publishMode = ingress) => ({ targetPort, publishedPort, protocol, publishMode });
+
+function usageError(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  return 'accepted';
+}
+
+describe('network and port flags', () => {
+  it('--publish takes both of docker\'s syntaxes; a lone target leaves the published port to the manager', () => {
+    const spec = create(
+      '--name', 'w',
+      '-p', '8080:80', '--publish', '53:53/udp', '-p', '443', '-p', '9000-9001:90-91',
+      '--publish', 'published=8443,target=443,protocol=udp,mode=host', '-p', 'target=22,mode=host',
+      'nginx',
+    );
+    expect(spec.endpoint).toEqual({
+      mode: EndpointMode.ENDPOINT_MODE_VIP,
+      ports: [port(80, 8080), port(53, 53, udp), port(443), port(90, 9000), port(91, 9001), port(443, 8443, udp, host), port(22, 0, tcp, host)],
+    });
+    expect(create('--name', 'w', 'nginx').endpoint).toBeUndefined();
+  });
+
+  it('refuses bad --publish values with one usage error each', () => {
+    const bad = (value: string) => usageError(() => create('--name', 'w', '-p', value, 'nginx'));
+    expect(bad('80:0')).toBe('invalid value "80:0" for --publish: invalid target port "0": use a number from 1 to 65535');
+    expect(bad('http')).toBe('invalid value "http" for --publish: invalid target port "http": use a number from 1 to 65535');
+    expect(bad('80/sctp')).toBe('invalid value "80/sctp" for --publish: invalid protocol "sctp": use tcp or udp');
+    expect(bad('127.0.0.1:80:80')).toMatch(/a host address is not supported/);
+    expect(bad('8080-8082:80-81')).toMatch(/the published range 8080-8082 and the target range 80-81 differ in length/);
+    expect(bad('published=80')).toBe('invalid value "published=80" for --publish: target is required');
+    expect(bad('target=80,mode=bridge')).toBe('invalid value "target=80,mode=bridge" for --publish: invalid mode "bridge": use ingress or host');
+    expect(bad('target=80,colour=red')).toMatch(/unknown key "colour"/);
+  });
+
+  it('--network takes a name or name=NAME,alias=A and stores the network id', () => {
+    const spec = create('--name', 'w', '--network', 'front', '--network', 'name=back,alias=api,alias=v1', 'nginx');
+    expect(spec.task?.networks).toEqual([
+      { target: 'netfront', aliases: [] },
+      { target: 'netback', aliases: ['api', 'v1'] },
+    ]);
+    const flags = parseArgs(serviceCreateFlags, ['--network', 'front', '--network', 'name=back,alias=x', 'img'], { stopAtFirstPositional: true }).flags;
+    expect(networkRefs(flags, 'create')).toEqual(['front', 'back']);
+    expect(networkRefs(parseArgs(serviceUpdateFlags, ['--network-add', 'front', '--network-rm', 'back', '--network-rm', 'front']).flags, 'update')).toEqual(['front', 'back']);
+    expect(usageError(() => create('--name', 'w', '--network', 'alias=x', 'nginx'))).toBe('invalid value "alias=x" for --network: name=NAME is required');
+    expect(usageError(() => create('--name', 'w', '--network', 'name=front,ip=10.0.0.9', 'nginx'))).toMatch(/"ip=10.0.0.9" is not one of those/);
+    expect(usageError(() => create('--name', 'w', '--network', 'front', '--network', 'netfront', 'nginx'))).toBe('network netfront is given more than once');
+  });
+
+  it('--endpoint-mode is vip or dnsrr', () => {
+    expect(create('--name', 'w', '--endpoint-mode', 'dnsrr', 'nginx').endpoint).toEqual({ mode: EndpointMode.ENDPOINT_MODE_DNSRR, ports: [] });
+    expect(usageError(() => create('--name', 'w', '--endpoint-mode', 'nat', 'nginx'))).toBe('invalid value "nat" for --endpoint-mode: use vip, dnsrr');
+  });
+
+  it('update adds and removes networks, refusing one already attached', () => {
+    const current = create('--name', 'w', '--network', 'front', 'nginx');
+    const moved = update(current, '--network-rm', 'front', '--network-add', 'name=back,alias=db');
+    expect(moved.task?.networks).toEqual([{ target: 'netback', aliases: ['db'] }]);
+    expect(current.task?.networks).toEqual([{ target: 'netfront', aliases: [] }]);
+    expect(() => update(current, '--network-add', 'front')).toThrow(new CliError('service is already attached to network front'));
+    // Leaving out a network the service is not on is no error, as in docker.
+    expect(update(current, '--network-rm', 'back').task?.networks).toEqual(current.task?.networks);
+  });
+
+  it('update removes ports by target[/protocol] or published port, and an added port replaces one with its published port', () => {
+    const current = create('--name', 'w', '-p', '8080:80', '-p', '53:53/udp', '-p', '53:53', '-p', '443', 'nginx');
+    expect(update(current, '--publish-rm', '53/udp').endpoint?.ports).toEqual([port(80, 8080), port(53, 53), port(443)]);
+    expect(update(current, '--publish-rm', '80', '--publish-rm', 'published=53').endpoint?.ports).toEqual([port(53, 53, udp), port(443)]);
+    expect(update(current, '--publish-add', '8080:81', '--publish-add', '9090:90').endpoint?.ports).toEqual([port(53, 53, udp), port(53, 53), port(443), port(81, 8080), port(90, 9090)]);
+    // Adding a port that is already published changes nothing.
+    expect(update(current, '--publish-add', '443').endpoint?.ports).toEqual(current.endpoint?.ports);
+    expect(update(current, '--endpoint-mode', 'dnsrr').endpoint?.mode).toBe(EndpointMode.ENDPOINT_MODE_DNSRR);
+    expect(usageError(() => update(current, '--publish-rm', 'protocol=udp'))).toBe('invalid value "protocol=udp" for --publish-rm: target is required');
+    expect(usageError(() => update(current, '--publish-add', '80:80:80'))).toMatch(/^invalid value "80:80:80" for --publish-add: a host address/);
   });
 });

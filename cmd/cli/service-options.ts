@@ -19,6 +19,7 @@ import {
   type UpdateConfig,
 } from '../../proto/gen/objects.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_ROLLBACK_CONFIG, DEFAULT_UPDATE_CONFIG } from '../../src/manager/controlapi/spec-defaults.js';
+import { applyEndpointCreateFlags, applyEndpointUpdateFlags, endpointCreateFlags, endpointUpdateFlags, type NetworkIds } from './endpoint-options.js';
 import { UsageError } from './errors.js';
 import {
   choiceFlag,
@@ -87,6 +88,7 @@ export const serviceCreateFlags: FlagSpec[] = [
   { name: 'container-label', kind: 'list', value: 'list', help: 'Container labels' },
   { name: 'constraint', kind: 'list', value: 'list', help: 'Placement constraints' },
   { name: 'placement-pref', kind: 'list', value: 'pref', help: 'Add a placement preference (spread=node.labels.NAME)' },
+  ...endpointCreateFlags,
   ...commonFlags,
   detachFlag,
   quietFlag,
@@ -106,6 +108,7 @@ export const serviceUpdateFlags: FlagSpec[] = [
   { name: 'placement-pref-add', kind: 'list', value: 'pref', help: 'Add a placement preference' },
   { name: 'placement-pref-rm', kind: 'list', value: 'pref', help: 'Remove a placement preference' },
   { name: 'force', kind: 'bool', help: 'Force update even if no changes require it' },
+  ...endpointUpdateFlags,
   ...commonFlags,
   detachFlag,
   quietFlag,
@@ -127,8 +130,11 @@ const rollbackFailureActions = {
 };
 const updateOrders = { 'stop-first': UpdateOrder.UPDATE_ORDER_STOP_FIRST, 'start-first': UpdateOrder.UPDATE_ORDER_START_FIRST };
 
-/** `service create [OPTIONS] IMAGE [COMMAND] [ARG...]` as a spec. `randomSuffix` names an unnamed service. */
-export function specFromCreateFlags(flags: ParsedFlags, args: readonly string[], env: Env, randomSuffix: () => string): ServiceSpec {
+/**
+ * `service create [OPTIONS] IMAGE [COMMAND] [ARG...]` as a spec. `randomSuffix` names an unnamed
+ * service; `networks` holds the id of every network the flags name (endpoint-options.ts).
+ */
+export function specFromCreateFlags(flags: ParsedFlags, args: readonly string[], env: Env, randomSuffix: () => string, networks: NetworkIds): ServiceSpec {
   const [image, ...commandArgs] = args;
   if (image === undefined) throw new UsageError('requires at least 1 argument (IMAGE)');
   const modeName = flags.string('mode') ?? 'replicated';
@@ -156,12 +162,13 @@ export function specFromCreateFlags(flags: ParsedFlags, args: readonly string[],
     placement.constraints = constraints;
     placement.preferences = prefs;
   }
+  applyEndpointCreateFlags(spec, taskOf(spec), flags, networks);
   applyCommonFlags(spec, flags);
   return spec;
 }
 
-/** The spec after `service update [OPTIONS] SERVICE`; `current` is not modified. */
-export function applyUpdateFlags(current: ServiceSpec, flags: ParsedFlags, env: Env): ServiceSpec {
+/** The spec after `service update [OPTIONS] SERVICE`; `current` is not modified. `networks` as for create. */
+export function applyUpdateFlags(current: ServiceSpec, flags: ParsedFlags, env: Env, networks: NetworkIds): ServiceSpec {
   const spec = ServiceSpec.fromPartial(current);
   const task = taskOf(spec);
   const container = containerOf(task);
@@ -197,6 +204,7 @@ export function applyUpdateFlags(current: ServiceSpec, flags: ParsedFlags, env: 
 
   if (flags.has('replicas') && spec.mode?.$case !== 'replicated') throw new UsageError('--replicas can only be used with replicated mode');
   if (flags.bool('force')) task.forceUpdate += 1;
+  applyEndpointUpdateFlags(spec, task, flags, networks);
   applyCommonFlags(spec, flags);
   return spec;
 }

@@ -5,11 +5,13 @@ import type { ListServicesResponse } from '../../proto/gen/control.js';
 import { Service, Task, type Node } from '../../proto/gen/objects.js';
 import { ApiError } from './client.js';
 import { forEachArg, type Command, type CommandContext, type CommandGroup } from './command.js';
+import { networkRefs } from './endpoint-options.js';
 import { CliError, UsageError } from './errors.js';
 import { parseUint } from './flag-values.js';
 import type { FlagSpec } from './flags.js';
 import { servicesTable, tasksTable } from './listings.js';
 import { logsFlags, printLogs } from './logs.js';
+import { networkNames, resolveNetworks } from './network.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { prettyService } from './pretty.js';
 import { updateServiceSpec, waitUnlessDetached } from './service-actions.js';
@@ -33,7 +35,8 @@ const create: Command = {
   stopAtFirstPositional: true,
   remote: true,
   async run(ctx) {
-    const spec = specFromCreateFlags(ctx.flags, ctx.args, ctx.io.env, () => randomBytes(8).readBigUInt64BE().toString(36).slice(0, 6));
+    const networks = await resolveNetworks(ctx.api(), networkRefs(ctx.flags, 'create'));
+    const spec = specFromCreateFlags(ctx.flags, ctx.args, ctx.io.env, () => randomBytes(8).readBigUInt64BE().toString(36).slice(0, 6), networks);
     const service = await ctx.api().createService(spec);
     ctx.io.out.write(`${service.meta!.id}\n`);
     return waitUnlessDetached(ctx, { service, statusBefore: undefined, ...waitFlags(ctx) });
@@ -50,8 +53,10 @@ const inspect: Command = {
   async run(ctx) {
     const found: Service[] = [];
     const code = await forEachArg(ctx, async (ref) => void found.push(await ctx.api().getService(ref)));
-    if (ctx.flags.bool('pretty')) ctx.io.out.write(found.map((s) => prettyService(s, ctx.io.now())).join('\n'));
-    else ctx.io.out.write(toJsonText(found.map((s) => Service.toJSON(s))));
+    if (ctx.flags.bool('pretty')) {
+      const names = found.length > 0 ? await networkNames(ctx.api()) : new Map<string, string>();
+      ctx.io.out.write(found.map((s) => prettyService(s, names, ctx.io.now())).join('\n'));
+    } else ctx.io.out.write(toJsonText(found.map((s) => Service.toJSON(s))));
     return code;
   },
 };
@@ -158,7 +163,8 @@ const update: Command = {
   maxArgs: 1,
   remote: true,
   async run(ctx) {
-    const { before, after } = await updateServiceSpec(ctx.api(), ctx.args[0]!, (spec) => applyUpdateFlags(spec, ctx.flags, ctx.io.env));
+    const networks = await resolveNetworks(ctx.api(), networkRefs(ctx.flags, 'update'));
+    const { before, after } = await updateServiceSpec(ctx.api(), ctx.args[0]!, (spec) => applyUpdateFlags(spec, ctx.flags, ctx.io.env, networks));
     ctx.io.out.write(`${ctx.args[0]}\n`);
     return waitUnlessDetached(ctx, { service: after, statusBefore: before.updateStatus, ...waitFlags(ctx) });
   },

@@ -1,10 +1,13 @@
-/** `shoal stack ...`: deploy a compose-format file as services named STACK_SERVICE, and list or remove them. */
+/**
+ * `shoal stack ...`: deploy a compose-format file as services named STACK_SERVICE (and the networks
+ * they use, STACK_NETWORK), and list or remove them.
+ */
 import { readFileSync } from 'node:fs';
 import type { ListServicesResponse } from '../../proto/gen/control.js';
 import { sameServiceSpec } from '../../src/manager/controlapi/spec-equality.js';
 import type { ControlApi } from './client.js';
 import type { Command, CommandContext, CommandGroup } from './command.js';
-import { parseStackFile, STACK_NAMESPACE_LABEL } from './compose.js';
+import { parseStackFile, STACK_NAMESPACE_LABEL, type StackNetwork } from './compose.js';
 import { CliError, UsageError } from './errors.js';
 import { formatFlag, noTruncFlag, outputFormat, quietFlag, toJsonText } from './output.js';
 import { printServices, printTasks, serviceTaskFilterKeys } from './service.js';
@@ -41,13 +44,16 @@ const deploy: Command = {
     // The whole file is converted and validated before anything is written.
     const desired = parseStackFile(text, { stack, env: ctx.io.env, file });
     const api = ctx.api();
+    const networkIds = await deployNetworks(ctx, desired.networks);
     const existing = new Map((await stackServices(api, stack)).services.map((s) => [serviceName(s), s]));
 
-    for (const { spec: fileSpec } of desired) {
-      const name = fileSpec.annotations!.name;
+    for (const { spec: parsed } of desired.services) {
+      const name = parsed.annotations!.name;
       const current = existing.get(name);
+      const networks = parsed.task!.networks.map((n) => ({ ...n, target: networkIds.get(n.target)! }));
       // A file has no --force: keep the service's force counter, or a redeploy would replace its tasks.
-      const spec = current === undefined ? fileSpec : { ...fileSpec, task: { ...fileSpec.task!, forceUpdate: current.spec?.task?.forceUpdate ?? 0 } };
+      const fileSpec = { ...parsed, task: { ...parsed.task!, networks } };
+      const spec = current === undefined ? fileSpec : { ...fileSpec, task: { ...fileSpec.task, forceUpdate: current.spec?.task?.forceUpdate ?? 0 } };
       if (current === undefined) {
         ctx.io.out.write(`Creating service ${name}\n`);
         await api.createService(spec);
@@ -59,7 +65,7 @@ const deploy: Command = {
       }
     }
     if (ctx.flags.bool('prune')) {
-      const named = new Set(desired.map((d) => d.spec.annotations!.name));
+      const named = new Set(desired.services.map((d) => d.spec.annotations!.name));
       for (const [name, service] of existing) {
         if (named.has(name)) continue;
         ctx.io.out.write(`Removing service ${name}\n`);
@@ -69,6 +75,29 @@ const deploy: Command = {
     return 0;
   },
 };
+
+/**
+ * Creates the stack's networks that do not exist yet (an existing one is kept as it is, as docker
+ * does) and checks that the external ones exist; returns every network's id by name.
+ */
+async function deployNetworks(ctx: CommandContext, networks: readonly StackNetwork[]): Promise<Map<string, string>> {
+  const api = ctx.api();
+  const ids = new Map<string, string>();
+  if (networks.length === 0) return ids;
+  const existing = new Map((await api.listNetworks({ names: networks.map((n) => n.name) })).map((n) => [n.spec?.annotations?.name ?? '', n]));
+  for (const network of networks) {
+    const found = existing.get(network.name);
+    if (found !== undefined) {
+      ids.set(network.name, found.meta!.id);
+    } else if (network.spec === undefined) {
+      throw new CliError(`network "${network.name}" is declared as external, but could not be found: create it first with 'shoal network create ${network.name}'`);
+    } else {
+      ctx.io.out.write(`Creating network ${network.name}\n`);
+      ids.set(network.name, (await api.createNetwork(network.spec)).meta!.id);
+    }
+  }
+  return ids;
+}
 
 const ls: Command = {
   name: 'ls',
@@ -147,9 +176,12 @@ const rm: Command = {
   remote: true,
   async run(ctx) {
     const api = ctx.api();
+    let failed = false;
     for (const stack of ctx.args) {
       const list = await stackServices(api, stack);
-      if (list.services.length === 0) {
+      // Only networks the stack created carry its label; external ones are left alone.
+      const networks = (await api.listNetworks()).filter((n) => n.spec?.annotations?.labels[STACK_NAMESPACE_LABEL] === stack);
+      if (list.services.length === 0 && networks.length === 0) {
         ctx.io.err.write(`Nothing found in stack: ${stack}\n`);
         continue;
       }
@@ -157,8 +189,20 @@ const rm: Command = {
         ctx.io.out.write(`Removing service ${serviceName(service)}\n`);
         await api.removeService(service.meta!.id);
       }
+      // After the services that used them; a refusal is reported and the rest still removed, as docker does.
+      for (const network of networks) {
+        const name = network.spec!.annotations!.name;
+        ctx.io.out.write(`Removing network ${name}\n`);
+        try {
+          await api.removeNetwork(network.meta!.id);
+        } catch (error) {
+          if (!(error instanceof CliError)) throw error;
+          ctx.io.err.write(`Failed to remove network ${name}: ${error.message}\n`);
+          failed = true;
+        }
+      }
     }
-    return 0;
+    return failed ? 1 : 0;
   },
 };
 

@@ -21,6 +21,8 @@ import _m0 from "protobufjs/minimal.js";
 import { LogMessage, LogOptions, LogSelector } from "./logs.js";
 import {
   Cluster,
+  Network,
+  NetworkSpec,
   Node,
   NodeRole,
   nodeRoleFromJSON,
@@ -203,6 +205,35 @@ export interface SubscribeLogsMessage {
   messages: LogMessage[];
   /** One line per node whose logs will not come, e.g. "error from node w2: node is down". */
   warnings: string[];
+}
+
+export interface CreateNetworkRequest {
+  spec?: NetworkSpec | undefined;
+}
+
+export interface NetworkResponse {
+  network?: Network | undefined;
+}
+
+export interface GetNetworkRequest {
+  /** Full id, unique id prefix or name. */
+  id: string;
+}
+
+export interface ListNetworksRequest {
+  /** Only networks whose name is one of these (empty: all). */
+  names: string[];
+}
+
+export interface ListNetworksResponse {
+  networks: Network[];
+}
+
+export interface RemoveNetworkRequest {
+  id: string;
+}
+
+export interface RemoveNetworkResponse {
 }
 
 function createBaseGetClusterRequest(): GetClusterRequest {
@@ -2382,6 +2413,397 @@ export const SubscribeLogsMessage = {
   },
 };
 
+function createBaseCreateNetworkRequest(): CreateNetworkRequest {
+  return { spec: undefined };
+}
+
+export const CreateNetworkRequest = {
+  encode(message: CreateNetworkRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.spec !== undefined) {
+      NetworkSpec.encode(message.spec, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): CreateNetworkRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseCreateNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.spec = NetworkSpec.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): CreateNetworkRequest {
+    return { spec: isSet(object.spec) ? NetworkSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: CreateNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = NetworkSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(base?: I): CreateNetworkRequest {
+    return CreateNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(object: I): CreateNetworkRequest {
+    const message = createBaseCreateNetworkRequest();
+    message.spec = (object.spec !== undefined && object.spec !== null)
+      ? NetworkSpec.fromPartial(object.spec)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNetworkResponse(): NetworkResponse {
+  return { network: undefined };
+}
+
+export const NetworkResponse = {
+  encode(message: NetworkResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.network = Network.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkResponse {
+    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: NetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkResponse>, I>>(base?: I): NetworkResponse {
+    return NetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkResponse>, I>>(object: I): NetworkResponse {
+    const message = createBaseNetworkResponse();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetNetworkRequest(): GetNetworkRequest {
+  return { id: "" };
+}
+
+export const GetNetworkRequest = {
+  encode(message: GetNetworkRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GetNetworkRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGetNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): GetNetworkRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: GetNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetNetworkRequest>, I>>(base?: I): GetNetworkRequest {
+    return GetNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetNetworkRequest>, I>>(object: I): GetNetworkRequest {
+    const message = createBaseGetNetworkRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseListNetworksRequest(): ListNetworksRequest {
+  return { names: [] };
+}
+
+export const ListNetworksRequest = {
+  encode(message: ListNetworksRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListNetworksRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListNetworksRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.names.push(reader.string());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ListNetworksRequest {
+    return { names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: ListNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(base?: I): ListNetworksRequest {
+    return ListNetworksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(object: I): ListNetworksRequest {
+    const message = createBaseListNetworksRequest();
+    message.names = object.names?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListNetworksResponse(): ListNetworksResponse {
+  return { networks: [] };
+}
+
+export const ListNetworksResponse = {
+  encode(message: ListNetworksResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    for (const v of message.networks) {
+      Network.encode(v!, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ListNetworksResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseListNetworksResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.networks.push(Network.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ListNetworksResponse {
+    return {
+      networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => Network.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(base?: I): ListNetworksResponse {
+    return ListNetworksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNetworksResponse>, I>>(object: I): ListNetworksResponse {
+    const message = createBaseListNetworksResponse();
+    message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkRequest(): RemoveNetworkRequest {
+  return { id: "" };
+}
+
+export const RemoveNetworkRequest = {
+  encode(message: RemoveNetworkRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): RemoveNetworkRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemoveNetworkRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.id = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): RemoveNetworkRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RemoveNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(base?: I): RemoveNetworkRequest {
+    return RemoveNetworkRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(object: I): RemoveNetworkRequest {
+    const message = createBaseRemoveNetworkRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkResponse(): RemoveNetworkResponse {
+  return {};
+}
+
+export const RemoveNetworkResponse = {
+  encode(_: RemoveNetworkResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): RemoveNetworkResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseRemoveNetworkResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): RemoveNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(base?: I): RemoveNetworkResponse {
+    return RemoveNetworkResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveNetworkResponse>, I>>(_: I): RemoveNetworkResponse {
+    const message = createBaseRemoveNetworkResponse();
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   getCluster: {
@@ -2492,6 +2914,46 @@ export const ControlService = {
     responseSerialize: (value: RemoveNodeResponse) => Buffer.from(RemoveNodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => RemoveNodeResponse.decode(value),
   },
+  /**
+   * Overlay networks. Create allocates the VNI and subnet; Remove is refused while a service uses
+   * the network, and for the ingress network while a service publishes ports.
+   */
+  createNetwork: {
+    path: "/shoal.control.Control/CreateNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: CreateNetworkRequest) => Buffer.from(CreateNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => CreateNetworkRequest.decode(value),
+    responseSerialize: (value: NetworkResponse) => Buffer.from(NetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => NetworkResponse.decode(value),
+  },
+  getNetwork: {
+    path: "/shoal.control.Control/GetNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetNetworkRequest) => Buffer.from(GetNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => GetNetworkRequest.decode(value),
+    responseSerialize: (value: NetworkResponse) => Buffer.from(NetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => NetworkResponse.decode(value),
+  },
+  listNetworks: {
+    path: "/shoal.control.Control/ListNetworks",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ListNetworksRequest) => Buffer.from(ListNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => ListNetworksRequest.decode(value),
+    responseSerialize: (value: ListNetworksResponse) => Buffer.from(ListNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => ListNetworksResponse.decode(value),
+  },
+  removeNetwork: {
+    path: "/shoal.control.Control/RemoveNetwork",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: RemoveNetworkRequest) => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => RemoveNetworkRequest.decode(value),
+    responseSerialize: (value: RemoveNetworkResponse) => Buffer.from(RemoveNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => RemoveNetworkResponse.decode(value),
+  },
   /** The join token of a role, optionally rotated first (the old token stops working at once). */
   getJoinToken: {
     path: "/shoal.control.Control/GetJoinToken",
@@ -2531,6 +2993,14 @@ export interface ControlServer extends UntypedServiceImplementation {
   listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
   updateNode: handleUnaryCall<UpdateNodeRequest, NodeResponse>;
   removeNode: handleUnaryCall<RemoveNodeRequest, RemoveNodeResponse>;
+  /**
+   * Overlay networks. Create allocates the VNI and subnet; Remove is refused while a service uses
+   * the network, and for the ingress network while a service publishes ports.
+   */
+  createNetwork: handleUnaryCall<CreateNetworkRequest, NetworkResponse>;
+  getNetwork: handleUnaryCall<GetNetworkRequest, NetworkResponse>;
+  listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksResponse>;
+  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
   /** The join token of a role, optionally rotated first (the old token stops working at once). */
   getJoinToken: handleUnaryCall<GetJoinTokenRequest, GetJoinTokenResponse>;
   /**
@@ -2721,6 +3191,70 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Overlay networks. Create allocates the VNI and subnet; Remove is refused while a service uses
+   * the network, and for the ingress network while a service publishes ports.
+   */
+  createNetwork(
+    request: CreateNetworkRequest,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NetworkResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
   ): ClientUnaryCall;
   /** The join token of a role, optionally rotated first (the old token stops working at once). */
   getJoinToken(

@@ -1,11 +1,14 @@
 /**
  * The one Cluster object: created by the first leader of a new cluster with the settings of
  * `shoal manager --init` and the CA that manager made (manager-identity.ts), together with the
- * founding manager's Node; left alone by every later leader.
+ * founding manager's Node and the ingress network (allocator/ingress.ts); left alone by every
+ * later leader.
  */
 import { Cluster, type Node } from '../../proto/gen/objects.js';
 import type { CaState } from '../../proto/gen/ca.js';
+import { newId } from '../common/ids.js';
 import type { Store, WriteTx } from '../store/types.js';
+import { ingressNetwork } from './allocator/ingress.js';
 
 export const DEFAULT_TASK_HISTORY_RETENTION_LIMIT = 5;
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
@@ -43,6 +46,7 @@ export async function ensureCluster(store: Store, defaults: ClusterDefaults, see
       }),
     );
     if (tx.nodes.get(seed.founder.meta!.id) === undefined) tx.nodes.create(seed.founder);
+    if (!tx.networks.all().some((n) => n.spec?.ingress)) tx.networks.create(ingressNetwork(newId()));
     return true;
   });
 }

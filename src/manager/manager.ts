@@ -25,6 +25,7 @@ import { ReplicatedStore } from '../store/replicated-store.js';
 import { StoreFsm } from '../store/fsm.js';
 import { MANAGER_CHANNEL_OPTIONS } from './ca/index.js';
 import { createClusterCAService } from './cluster-ca.js';
+import { AllocatorAccess } from './allocator/allocator-access.js';
 import { ensureCluster, recordRemovals, type ClusterSeed } from './cluster-object.js';
 import { createControlService } from './controlapi/index.js';
 import { ControlSocket } from './control-socket.js';
@@ -143,8 +144,10 @@ export class Manager {
       isLeader: () => raftInfo.state() === 'leader',
       logger: logger.child({ component: 'dispatcher' }),
     });
+    const allocator = new AllocatorAccess();
     const control = createControlService({
       store,
+      allocator,
       raft: raftInfo,
       raftId: id,
       raftPeerStatus: () => late.transport?.peerStatus() ?? [],
@@ -208,7 +211,7 @@ export class Manager {
         },
         createLoops: () => [
           dispatcher,
-          ...createLeaderLoops({ store, logger, membership: raftMembership(id, node, () => transport.peerStatus()) }),
+          ...createLeaderLoops({ store, logger, allocator, membership: raftMembership(id, node, () => transport.peerStatus()) }),
         ],
         logger,
       });

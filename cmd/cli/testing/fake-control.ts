@@ -6,6 +6,9 @@
  * It validates specs with the real control API's rules and keeps the real service-update
  * behaviour the CLI relies on (an unchanged spec is ignored; a change sets UPDATING; versions are
  * checked). `nextUpdate` makes the next spec change pause or roll back instead of completing.
+ * Networks are a simple stand-in for the allocator: ids, VNIs and /24 subnets from counters, an
+ * `ingress` network from the start, published ports from 30000 and a VIP per network; duplicate
+ * names and removing a network in use are refused.
  */
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
@@ -17,12 +20,16 @@ import {
   type ManagerStatus,
 } from '../../../proto/gen/control.js';
 import {
+  Network,
   Node,
   NodeRole,
+  PublishMode,
   NodeState,
   ServiceSpec,
   TaskState,
   UpdateState,
+  type Endpoint,
+  type NetworkSpec,
   type Service,
   type UpdateStatus,
   type Task,
@@ -46,6 +53,7 @@ export type UpdateOutcome = 'complete' | 'pause' | 'rollback';
 
 export class FakeControl {
   readonly services = new Map<string, Service>();
+  readonly networks: Network[] = [];
   readonly tasks: Task[] = [];
   readonly nodes: Node[] = [
     Node.fromPartial({
@@ -69,7 +77,13 @@ export class FakeControl {
   /** What SubscribeLogs streams (whatever the selector); with follow it then waits to be cancelled. */
   readonly logMessages: SubscribeLogsMessage[] = [];
   private nextId = 1;
+  private nextSubnet = 0;
+  private nextPublishedPort = 30000;
   private server: Server | undefined;
+
+  constructor() {
+    this.addNetwork({ annotations: { name: 'ingress', labels: {} }, driver: 'overlay', subnet: '', attachable: false, ingress: true });
+  }
 
   private readonly managers: ManagerStatus[] = [
     { raftId: 'managernode00000000000001', addr: '127.0.0.1:4242', leader: true, suffrage: 'voter', reachability: 'reachable' },
@@ -113,8 +127,10 @@ export class FakeControl {
         const spec = validateServiceSpec(req.spec ?? ServiceSpec.fromPartial({}));
         const name = spec.annotations!.name;
         if ([...this.services.values()].some((s) => s.spec!.annotations!.name === name)) throw new Refusal(status.ALREADY_EXISTS, `service ${name} already exists`);
+        this.checkNetworks(spec);
         const id = this.id('svc');
-        const service: Service = { meta: { id, version: this.nextId, createdAt: Date.now(), updatedAt: Date.now() }, spec, previousSpec: undefined, specVersion: 1, updateStatus: undefined };
+        const service: Service = { meta: { id, version: this.nextId, createdAt: Date.now(), updatedAt: Date.now() }, spec, previousSpec: undefined, specVersion: 1, updateStatus: undefined, endpoint: undefined };
+        service.endpoint = this.allocate(spec, undefined);
         this.services.set(id, service);
         this.reconcile(service);
         return { service };
@@ -144,6 +160,7 @@ export class FakeControl {
           this.write(current, { spec: current.previousSpec, previousSpec: current.spec, updateStatus: this.status(UpdateState.UPDATE_STATE_ROLLBACK_STARTED, 'manually requested rollback') });
         } else {
           const spec = validateServiceSpec(req.spec ?? ServiceSpec.fromPartial({}));
+          this.checkNetworks(spec);
           if (!sameServiceSpec(spec, current.spec!)) {
             this.write(current, { spec, previousSpec: current.spec, updateStatus: this.status(UpdateState.UPDATE_STATE_UPDATING, 'update in progress') });
           }
@@ -206,11 +223,79 @@ export class FakeControl {
         if (req.rotate) this.joinTokens[role] = `${this.joinTokens[role].replace(/\d+$/, '')}${this.nextId++}`;
         return { token: this.joinTokens[role], managerAddresses: this.managers.map((m) => m.addr) };
       }),
+      createNetwork: unary((req) => {
+        const spec = req.spec;
+        const name = spec?.annotations?.name ?? '';
+        if (spec === undefined || name === '') throw new Refusal(status.INVALID_ARGUMENT, 'annotations.name: required');
+        if (this.networks.some((n) => n.spec!.annotations!.name === name)) throw new Refusal(status.ALREADY_EXISTS, `network ${name} already exists`);
+        return { network: this.addNetwork(spec) };
+      }),
+      getNetwork: unary((req) => ({ network: this.findNetwork(req.id) })),
+      listNetworks: unary((req) => ({ networks: this.networks.filter((n) => req.names.length === 0 || req.names.includes(n.spec!.annotations!.name)) })),
+      removeNetwork: unary((req) => {
+        const network = this.findNetwork(req.id);
+        const id = network.meta!.id;
+        const user = [...this.services.values()].find((s) =>
+          network.spec!.ingress
+            ? s.spec!.endpoint?.ports.some((p) => p.publishMode === PublishMode.PUBLISH_MODE_INGRESS)
+            : s.spec!.task!.networks.some((n) => n.target === id),
+        );
+        if (user) throw new Refusal(status.FAILED_PRECONDITION, `network ${network.spec!.annotations!.name} is in use by service ${user.spec!.annotations!.name}`);
+        this.networks.splice(this.networks.indexOf(network), 1);
+        return {};
+      }),
       subscribeLogs: (call) => {
         for (const message of this.logMessages) call.write(message);
         if (!call.request.options?.follow) call.end();
       },
     };
+  }
+
+  private addNetwork(spec: NetworkSpec): Network {
+    const n = this.nextSubnet++;
+    const subnet = spec.subnet || `10.0.${n}.0/24`;
+    const network = Network.fromPartial({
+      meta: { id: this.id('net'), version: this.nextId, createdAt: Date.now(), updatedAt: Date.now() },
+      spec,
+      vni: 4096 + n,
+      subnet,
+      gateway: subnet.replace(/\.0\/\d+$/, '.1'),
+    });
+    this.networks.push(network);
+    return network;
+  }
+
+  private findNetwork(ref: string): Network {
+    const byPrefix = this.networks.filter((n) => n.meta!.id.startsWith(ref));
+    const network = this.networks.find((n) => n.meta!.id === ref || n.spec!.annotations!.name === ref) ?? (byPrefix.length === 1 ? byPrefix[0] : undefined);
+    if (!network) throw new Refusal(status.NOT_FOUND, `network ${ref} not found`);
+    return network;
+  }
+
+  /** As the real control API: a spec names its networks by id, and each must exist. */
+  private checkNetworks(spec: ServiceSpec): void {
+    for (const attachment of spec.task?.networks ?? []) {
+      if (!this.networks.some((n) => n.meta!.id === attachment.target)) throw new Refusal(status.NOT_FOUND, `network ${attachment.target} not found`);
+    }
+  }
+
+  /** Published ports from 30000 (kept across updates), and a VIP on each network and, with ingress ports, on ingress. */
+  private allocate(spec: ServiceSpec, previous: Endpoint | undefined): Endpoint | undefined {
+    const endpointSpec = spec.endpoint;
+    const ports = (endpointSpec?.ports ?? []).map((port) => {
+      if (port.publishedPort !== 0 || port.publishMode === PublishMode.PUBLISH_MODE_HOST) return port;
+      const before = previous?.ports.find((p) => p.targetPort === port.targetPort && p.protocol === port.protocol && p.publishMode === port.publishMode);
+      return { ...port, publishedPort: before?.publishedPort ?? this.nextPublishedPort++ };
+    });
+    const networkIds = (spec.task?.networks ?? []).map((n) => n.target);
+    const ingress = this.networks.find((n) => n.spec!.ingress);
+    if (ingress && ports.some((p) => p.publishMode === PublishMode.PUBLISH_MODE_INGRESS)) networkIds.unshift(ingress.meta!.id);
+    if (endpointSpec === undefined && networkIds.length === 0) return undefined;
+    const virtualIps = networkIds.map((networkId) => {
+      const network = this.networks.find((n) => n.meta!.id === networkId)!;
+      return { networkId, address: network.subnet.replace(/\.0\/(\d+)$/, `.${this.nextId++ % 250 + 2}/$1`) };
+    });
+    return { spec: endpointSpec, ports, virtualIps };
   }
 
   private id(prefix: string): string {
@@ -226,6 +311,7 @@ export class FakeControl {
     this.services.set(current.meta!.id, {
       ...current,
       ...change,
+      endpoint: spec === current.spec ? current.endpoint : this.allocate(spec!, current.endpoint),
       meta: { ...current.meta!, version: this.nextId++, updatedAt: Date.now() },
       specVersion: spec === current.spec ? current.specVersion : current.specVersion + 1,
     });
@@ -286,7 +372,7 @@ export class FakeControl {
       desiredState: TaskState.TASK_STATE_RUNNING,
       status: { state: TaskState.TASK_STATE_PENDING, timestamp: Date.now(), message: 'pending task scheduling', err: '', exitCode: 0, health: 0, containerId: '', pid: 0 },
       networks: [],
-      endpoint: undefined,
+      endpoint: service.endpoint,
     };
   }
 

@@ -5,6 +5,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { RaftError } from '../../raft/types.js';
 import { NotLeaderError, StoreConflictError } from '../../store/types.js';
+import { AllocationError } from '../allocator/allocation-error.js';
 import { InvalidSpecError } from './invalid-spec-error.js';
 
 /** A refusal the handlers decide themselves, with the gRPC code it travels as. */
@@ -33,6 +34,8 @@ export interface GrpcStatus {
 export function toGrpcStatus(err: unknown): GrpcStatus {
   if (err instanceof ControlError) return { code: err.code, details: err.message };
   if (err instanceof InvalidSpecError) return { code: status.INVALID_ARGUMENT, details: err.message };
+  // A port or subnet someone else holds is refused like a bad spec, as docker does.
+  if (err instanceof AllocationError) return { code: err.reason === 'conflict' ? status.INVALID_ARGUMENT : status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof StoreConflictError) return { code: status.ABORTED, details: `${err.message}; read it again and retry` };
   if (err instanceof NotLeaderError) {
     return { code: status.UNAVAILABLE, details: err.leader ? `leadership moved to ${err.leader.id}; try again` : NO_LEADER_MESSAGE };

@@ -15,6 +15,8 @@ import type { RaftInfo } from './manager-status.js';
 import { joinTokenHandler } from './join-token-handler.js';
 import type { LogBroker } from '../logbroker/log-broker.js';
 import { subscribeLogsHandler } from './logs-handler.js';
+import type { AllocatorAccess } from '../allocator/allocator-access.js';
+import { networkHandlers } from './network-handlers.js';
 import { nodeHandlers } from './node-handlers.js';
 import { serviceHandlers } from './service-handlers.js';
 import { taskHandlers } from './task-handlers.js';
@@ -29,6 +31,8 @@ export interface ControlServiceDeps {
   forwarder: LeaderForwarder;
   /** The leader's log broker (the dispatcher's), for SubscribeLogs. */
   logs?: LogBroker;
+  /** The leader's network allocator; without it, calls that need addresses or ports are refused. */
+  allocator?: AllocatorAccess;
   logger: Logger;
   /** Wall clock in ms since the epoch; Date.now by default. */
   now?: () => number;
@@ -47,7 +51,8 @@ type Handler<M extends ControlMethod> = (request: RequestOf<M>) => Promise<Respo
 
 export function createControlService(deps: ControlServiceDeps): ControlServer {
   const { store } = deps;
-  const services = serviceHandlers({ store, now: deps.now ?? Date.now });
+  const services = serviceHandlers({ store, now: deps.now ?? Date.now, allocator: deps.allocator });
+  const networks = networkHandlers({ store, allocator: deps.allocator });
   const tasks = taskHandlers({ store });
   const nodes = nodeHandlers(deps);
   const cluster = clusterHandler(deps);
@@ -66,6 +71,10 @@ export function createControlService(deps: ControlServiceDeps): ControlServer {
     listNodes: route('listNodes', nodes.listNodes),
     updateNode: route('updateNode', nodes.updateNode),
     removeNode: route('removeNode', nodes.removeNode),
+    createNetwork: route('createNetwork', networks.createNetwork),
+    getNetwork: route('getNetwork', networks.getNetwork),
+    listNetworks: route('listNetworks', networks.listNetworks),
+    removeNetwork: route('removeNetwork', networks.removeNetwork),
     getJoinToken: route('getJoinToken', joinTokens.getJoinToken),
     subscribeLogs: subscribeLogsHandler(deps),
   };

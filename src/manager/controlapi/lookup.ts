@@ -3,7 +3,7 @@
  * node's hostname), then a unique id prefix, as docker resolves `docker service inspect web`.
  */
 import { status } from '@grpc/grpc-js';
-import type { Node, Service, Task } from '../../../proto/gen/objects.js';
+import type { Network, Node, Service, Task } from '../../../proto/gen/objects.js';
 import type { ReadTx } from '../../store/types.js';
 import { ControlError } from './control-errors.js';
 
@@ -28,6 +28,17 @@ export function findNode(tx: ReadTx, ref: string): Node {
 export function findTask(tx: ReadTx, ref: string): Task {
   requireRef('task', ref);
   return tx.tasks.get(ref) ?? uniqueByPrefix('task', ref, tx.tasks.all());
+}
+
+export function findNetwork(tx: ReadTx, ref: string): Network {
+  requireRef('network', ref);
+  const found = tx.networks.get(ref) ?? networkByName(tx, ref);
+  return found ?? uniqueByPrefix('network', ref, tx.networks.all());
+}
+
+/** Network names are unique (the control API refuses a second one), so a scan finds at most one. */
+export function networkByName(tx: ReadTx, name: string): Network | undefined {
+  return tx.networks.all().find((n) => n.spec?.annotations?.name === name);
 }
 
 export function notFound(kind: string, ref: string): ControlError {

@@ -16,10 +16,14 @@ import type {
 import { ServiceSpec, UpdateState, type Service } from '../../../proto/gen/objects.js';
 import { newId } from '../../common/ids.js';
 import { StoreConflictError, type Store, type WriteTx } from '../../store/types.js';
+import type { AllocatorAccess } from '../allocator/allocator-access.js';
+import { allocatorReady, withUndo } from './allocation.js';
 import { compareStrings } from './compare.js';
 import { ControlError } from './control-errors.js';
 import { findService, notFound } from './lookup.js';
+import { resolveNetworks } from './network-refs.js';
 import { serviceTaskCounts } from './service-counts.js';
+import { serviceEndpoint, specNeedsAllocator } from './service-endpoint.js';
 import { sameServiceSpec } from './spec-equality.js';
 import { validateServiceSpec } from './validate-spec.js';
 
@@ -27,9 +31,11 @@ export interface ServiceHandlerDeps {
   store: Store;
   /** Wall-clock ms since the epoch, for update status timestamps. */
   now: () => number;
+  /** The leader's network allocator, for services with networks or published ports. */
+  allocator?: AllocatorAccess;
 }
 
-export function serviceHandlers({ store, now }: ServiceHandlerDeps) {
+export function serviceHandlers({ store, now, allocator }: ServiceHandlerDeps) {
   /** The service as stored after a write (which is when its meta.version is known). */
   const stored = (id: string): ServiceResponse => {
     const service = store.view((tx) => tx.services.get(id));
@@ -42,11 +48,23 @@ export function serviceHandlers({ store, now }: ServiceHandlerDeps) {
       const spec = validateServiceSpec(req.spec ?? ServiceSpec.fromPartial({}));
       const name = spec.annotations!.name;
       const id = newId();
+      if (specNeedsAllocator(spec)) await allocatorReady(allocator);
       try {
-        await store.update((tx) => {
-          if (tx.services.byName(name) !== undefined) throw alreadyExists(name);
-          tx.services.create({ meta: { id, version: 0, createdAt: 0, updatedAt: 0 }, spec, previousSpec: undefined, specVersion: 1, updateStatus: undefined });
-        });
+        await withUndo((onUndo) =>
+          store.update((tx) => {
+            if (tx.services.byName(name) !== undefined) throw alreadyExists(name);
+            const resolved = resolveNetworks(tx, spec);
+            const endpoint = serviceEndpoint(tx, allocator, id, resolved, undefined, onUndo);
+            tx.services.create({
+              meta: { id, version: 0, createdAt: 0, updatedAt: 0 },
+              spec: resolved,
+              previousSpec: undefined,
+              specVersion: 1,
+              updateStatus: undefined,
+              endpoint,
+            });
+          }),
+        );
       } catch (err) {
         // Two creates racing for one name: the second fails when it applies.
         if (err instanceof StoreConflictError && store.view((tx) => tx.services.byName(name)) !== undefined) throw alreadyExists(name);
@@ -85,13 +103,20 @@ export function serviceHandlers({ store, now }: ServiceHandlerDeps) {
     async updateService(req: UpdateServiceRequest): Promise<ServiceResponse> {
       // Validate before the transaction: a bad spec is refused whatever the stored state.
       const spec = req.rollback ? undefined : validateServiceSpec(req.spec ?? ServiceSpec.fromPartial({}));
-      const id = await store.update((tx) => {
-        const current = findService(tx, req.id);
-        checkVersion(current, req.version);
-        const next = spec === undefined ? rolledBack(current, now()) : updated(current, spec, now());
-        if (next !== undefined) tx.services.update(next);
-        return current.meta!.id;
-      });
+      // A rollback may return to networks or ports: it waits for the allocator whenever there is one.
+      if (spec === undefined ? allocator !== undefined : specNeedsAllocator(spec)) await allocatorReady(allocator);
+      const id = await withUndo((onUndo) =>
+        store.update((tx) => {
+          const current = findService(tx, req.id);
+          checkVersion(current, req.version);
+          const next = spec === undefined ? rolledBack(current, now()) : updated(current, resolveNetworks(tx, spec), now());
+          if (next !== undefined) {
+            const endpoint = serviceEndpoint(tx, allocator, current.meta!.id, next.spec!, current.endpoint, onUndo);
+            tx.services.update({ ...next, endpoint });
+          }
+          return current.meta!.id;
+        }),
+      );
       return stored(id);
     },
 

@@ -21,6 +21,7 @@ import { validateConstraint } from '../../scheduler/constraints.js';
 import { validatePreference } from '../../scheduler/preferences.js';
 import { imageReferenceProblem } from './image-reference.js';
 import { InvalidSpecError } from './invalid-spec-error.js';
+import { checkEndpointSpec } from './validate-endpoint.js';
 import { isKnownSignal } from './signals.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_ROLLBACK_CONFIG, DEFAULT_STOP_GRACE_PERIOD_MS, DEFAULT_UPDATE_CONFIG } from './spec-defaults.js';
 import { checkEnum, checkLabels, checkNonNegativeInteger } from './spec-checks.js';
@@ -46,6 +47,7 @@ export function validateServiceSpec(spec: ServiceSpec): ServiceSpec {
   if (checked.task?.restart) checkRestartPolicy(checked.task.restart);
   checkNonNegativeInteger('task.forceUpdate', checked.task?.forceUpdate ?? 0);
   checkMode(checked);
+  if (checked.endpoint) checkEndpointSpec(checked.endpoint);
   if (checked.task?.placement) checkPlacement(checked.task.placement, checked.mode?.$case === 'global');
   if (checked.update) checkUpdateConfig('update', checked.update);
   if (checked.rollback) {

@@ -11,6 +11,8 @@ import {
   type Task,
 } from '../../../proto/gen/objects.js';
 import { newId } from '../../common/ids.js';
+import { needsNetworkAllocation } from '../allocator/needs-allocation.js';
+import { ALLOCATING_MESSAGE } from '../allocator/task-allocation.js';
 
 /** Where a new task belongs: a replicated slot, or (global services) a node. */
 export type TaskPlacement = { slot: number } | { nodeId: string };
@@ -25,6 +27,8 @@ export interface NewTaskOptions {
 /**
  * A new task of `service` at its current spec. The task spec object is shared with the service:
  * store objects are immutable by contract, and tasks of one spec version carry the same spec.
+ * A task of a service with networks or ingress ports starts NEW: the allocator gives it its
+ * addresses and moves it to PENDING. Any other starts PENDING, straight for the scheduler.
  */
 export function newTask(service: Service, placement: TaskPlacement, options: NewTaskOptions): Task {
   return {
@@ -40,9 +44,10 @@ export function newTask(service: Service, placement: TaskPlacement, options: New
     },
     desiredState: options.desiredState ?? TaskState.TASK_STATE_RUNNING,
     status: {
-      state: TaskState.TASK_STATE_PENDING,
+      ...(needsNetworkAllocation(service)
+        ? { state: TaskState.TASK_STATE_NEW, message: ALLOCATING_MESSAGE }
+        : { state: TaskState.TASK_STATE_PENDING, message: 'pending task scheduling' }),
       timestamp: options.now,
-      message: 'pending task scheduling',
       err: '',
       exitCode: 0,
       health: HealthState.HEALTH_STATE_NONE,
