@@ -1,0 +1,92 @@
+/**
+ * The answer to one query from one container, by Docker's rules for names of the cluster, and
+ * REFUSED for every other name: the resolver forwards nothing anywhere (Docker would forward to the
+ * host's nameservers; shoal's tests and demo must never send DNS off the machine).
+ *
+ * - not a standard query (opcode other than QUERY): NOTIMP;
+ * - not exactly one question: FORMERR;
+ * - a class other than IN (or ANY), a container the view does not know, a name no service, alias
+ *   or task has: REFUSED;
+ * - a name of the cluster's on none of the container's networks: NXDOMAIN;
+ * - otherwise NOERROR, with A records for an A query (several shuffled per answer, as Docker does
+ *   for dnsrr and tasks.NAME) and none for any other type (NODATA, so an AAAA lookup ends at once
+ *   and the client goes on with the A records).
+ */
+import type { Random } from '../../common/random.js';
+import type { ServiceDiscovery } from './discovery.js';
+import { aRecord, DNS_FLAG, DNS_RCODE, DNS_TYPE, responseFlags, type DnsMessage, type DnsQuestion } from './wire.js';
+
+export interface AnswerSettings {
+  /** TTL of a virtual IP: it lives as long as its service. */
+  vipTtl: number;
+  /** TTL of task addresses, which change with every replaced task. */
+  taskTtl: number;
+  random: Random;
+}
+
+const OPCODE_QUERY = 0;
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+
+export function answerQuery(query: DnsMessage, containerId: string, discovery: ServiceDiscovery, settings: AnswerSettings): DnsMessage {
+  const reply = (rcode: number, extra = 0, answers: DnsMessage['answers'] = []): DnsMessage => ({
+    id: query.id,
+    flags: responseFlags(query.flags, rcode) | extra,
+    questions: query.questions,
+    answers,
+    authorities: [],
+    additionals: [],
+  });
+  if (((query.flags >> 11) & 0xf) !== OPCODE_QUERY) return reply(DNS_RCODE.NOTIMP);
+  if (query.questions.length !== 1) return reply(DNS_RCODE.FORMERR);
+  const question: DnsQuestion = query.questions[0];
+  if (question.class !== CLASS_IN && question.class !== CLASS_ANY) return reply(DNS_RCODE.REFUSED);
+
+  const found = discovery.lookup(containerId, question.name);
+  switch (found.kind) {
+    case 'unknown-container':
+    case 'not-ours':
+      return reply(DNS_RCODE.REFUSED);
+    case 'not-shared':
+      return reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA);
+    case 'found': {
+      if (question.type !== DNS_TYPE.A) return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA);
+      const ttl = found.vip ? settings.vipTtl : settings.taskTtl;
+      // The name as asked, so a client that varies its case (DNS 0x20) finds its own back.
+      const records = shuffled(found.addresses, settings.random)
+        .slice(0, maxAnswers(question.name))
+        .map((a) => aRecord(question.name, ttl, a));
+      return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, records);
+    }
+  }
+}
+
+/** The answer to a frame that is not a DNS message, though long enough to hold a header. */
+export function formatError(frame: Buffer): DnsMessage {
+  return {
+    id: frame.readUInt16BE(0),
+    flags: responseFlags(frame.readUInt16BE(2), DNS_RCODE.FORMERR),
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+  };
+}
+
+/**
+ * How many A records for `name` fit in one message (65535 bytes, names uncompressed): a service with
+ * thousands of tasks gets as many of them as fit, a different sample each time, as Docker trims.
+ */
+function maxAnswers(name: string): number {
+  const encodedName = name.replace(/\.$/, '').length + 2;
+  return Math.floor((65535 - 12 - (encodedName + 4)) / (encodedName + 14));
+}
+
+function shuffled(items: readonly string[], random: Random): string[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
