@@ -21,7 +21,18 @@ import {
 import Long from "long";
 import _m0 from "protobufjs/minimal.js";
 import { LogMessage, LogOptions } from "./logs.js";
-import { NodeDescription, Task, TaskStatus } from "./objects.js";
+import {
+  EndpointMode,
+  endpointModeFromJSON,
+  endpointModeToJSON,
+  Network,
+  NetworkAttachment,
+  NodeDescription,
+  PortConfig,
+  Task,
+  TaskStatus,
+  VirtualIP,
+} from "./objects.js";
 
 export const protobufPackage = "shoal.dispatcher";
 
@@ -55,6 +66,11 @@ export interface SessionMessage {
   removed: string[];
   /** Log subscriptions for tasks of this node, new or cancelled; the node answers on PublishLogs. */
   logSubscriptions: LogSubscription[];
+  /**
+   * The overlay networks the node takes part in, whole, in the first message of a session and
+   * whenever it changes; absent: unchanged since the last one.
+   */
+  networkState?: NetworkState | undefined;
 }
 
 export interface LogSubscription {
@@ -100,6 +116,61 @@ export interface PublishLogsRequest {
 }
 
 export interface PublishLogsResponse {
+}
+
+/**
+ * What a node needs to wire its containers together (src/network): the networks its tasks are on
+ * (and the ingress network when services publish ports), where the endpoints on other nodes are,
+ * and the services reachable on those networks, for DNS and VIP load balancing.
+ */
+export interface NetworkState {
+  /**
+   * The node's own underlay address as the managers see it (its connection's source address):
+   * the local address of its VXLAN devices, and what other nodes send its endpoints' traffic to.
+   */
+  underlayAddress: string;
+  networks: NetworkConfig[];
+  services: ServiceEndpoints[];
+}
+
+export interface NetworkConfig {
+  /** Id, VNI, subnet, gateway. */
+  network?:
+    | Network
+    | undefined;
+  /** The node's own address on the network (Node.attachments), CIDR form; empty if it has none. */
+  nodeAddress: string;
+  /** Every endpoint on another node: its tasks' and its own addresses there. */
+  peers: NetworkPeer[];
+}
+
+export interface NetworkPeer {
+  /** The endpoint's address on the network, CIDR form. */
+  address: string;
+  /** The underlay address of the node it is on. */
+  underlayAddress: string;
+}
+
+/**
+ * A service with an address on one of the node's networks: its VIPs and ports, and its tasks that
+ * can take traffic (running, and healthy if they have a healthcheck), on any node.
+ */
+export interface ServiceEndpoints {
+  serviceId: string;
+  name: string;
+  mode: EndpointMode;
+  virtualIps: VirtualIP[];
+  /** With published ports filled in. */
+  ports: PortConfig[];
+  tasks: TaskEndpoint[];
+}
+
+export interface TaskEndpoint {
+  taskId: string;
+  slot: number;
+  nodeId: string;
+  /** The task's addresses, one per network. */
+  addresses: NetworkAttachment[];
 }
 
 function createBaseSessionRequest(): SessionRequest {
@@ -171,6 +242,7 @@ function createBaseSessionMessage(): SessionMessage {
     updated: [],
     removed: [],
     logSubscriptions: [],
+    networkState: undefined,
   };
 }
 
@@ -199,6 +271,9 @@ export const SessionMessage = {
     }
     for (const v of message.logSubscriptions) {
       LogSubscription.encode(v!, writer.uint32(74).fork()).ldelim();
+    }
+    if (message.networkState !== undefined) {
+      NetworkState.encode(message.networkState, writer.uint32(82).fork()).ldelim();
     }
     return writer;
   },
@@ -266,6 +341,13 @@ export const SessionMessage = {
 
           message.logSubscriptions.push(LogSubscription.decode(reader, reader.uint32()));
           continue;
+        case 10:
+          if (tag !== 82) {
+            break;
+          }
+
+          message.networkState = NetworkState.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -287,6 +369,7 @@ export const SessionMessage = {
       logSubscriptions: globalThis.Array.isArray(object?.logSubscriptions)
         ? object.logSubscriptions.map((e: any) => LogSubscription.fromJSON(e))
         : [],
+      networkState: isSet(object.networkState) ? NetworkState.fromJSON(object.networkState) : undefined,
     };
   },
 
@@ -316,6 +399,9 @@ export const SessionMessage = {
     if (message.logSubscriptions?.length) {
       obj.logSubscriptions = message.logSubscriptions.map((e) => LogSubscription.toJSON(e));
     }
+    if (message.networkState !== undefined) {
+      obj.networkState = NetworkState.toJSON(message.networkState);
+    }
     return obj;
   },
 
@@ -332,6 +418,9 @@ export const SessionMessage = {
     message.updated = object.updated?.map((e) => Task.fromPartial(e)) || [];
     message.removed = object.removed?.map((e) => e) || [];
     message.logSubscriptions = object.logSubscriptions?.map((e) => LogSubscription.fromPartial(e)) || [];
+    message.networkState = (object.networkState !== undefined && object.networkState !== null)
+      ? NetworkState.fromPartial(object.networkState)
+      : undefined;
     return message;
   },
 };
@@ -911,6 +1000,506 @@ export const PublishLogsResponse = {
   },
   fromPartial<I extends Exact<DeepPartial<PublishLogsResponse>, I>>(_: I): PublishLogsResponse {
     const message = createBasePublishLogsResponse();
+    return message;
+  },
+};
+
+function createBaseNetworkState(): NetworkState {
+  return { underlayAddress: "", networks: [], services: [] };
+}
+
+export const NetworkState = {
+  encode(message: NetworkState, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.underlayAddress !== "") {
+      writer.uint32(10).string(message.underlayAddress);
+    }
+    for (const v of message.networks) {
+      NetworkConfig.encode(v!, writer.uint32(18).fork()).ldelim();
+    }
+    for (const v of message.services) {
+      ServiceEndpoints.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkState {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkState();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.underlayAddress = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.networks.push(NetworkConfig.decode(reader, reader.uint32()));
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.services.push(ServiceEndpoints.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkState {
+    return {
+      underlayAddress: isSet(object.underlayAddress) ? globalThis.String(object.underlayAddress) : "",
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => NetworkConfig.fromJSON(e))
+        : [],
+      services: globalThis.Array.isArray(object?.services)
+        ? object.services.map((e: any) => ServiceEndpoints.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NetworkState): unknown {
+    const obj: any = {};
+    if (message.underlayAddress !== "") {
+      obj.underlayAddress = message.underlayAddress;
+    }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => NetworkConfig.toJSON(e));
+    }
+    if (message.services?.length) {
+      obj.services = message.services.map((e) => ServiceEndpoints.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkState>, I>>(base?: I): NetworkState {
+    return NetworkState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkState>, I>>(object: I): NetworkState {
+    const message = createBaseNetworkState();
+    message.underlayAddress = object.underlayAddress ?? "";
+    message.networks = object.networks?.map((e) => NetworkConfig.fromPartial(e)) || [];
+    message.services = object.services?.map((e) => ServiceEndpoints.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkConfig(): NetworkConfig {
+  return { network: undefined, nodeAddress: "", peers: [] };
+}
+
+export const NetworkConfig = {
+  encode(message: NetworkConfig, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.nodeAddress !== "") {
+      writer.uint32(18).string(message.nodeAddress);
+    }
+    for (const v of message.peers) {
+      NetworkPeer.encode(v!, writer.uint32(26).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkConfig {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkConfig();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.network = Network.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.nodeAddress = reader.string();
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.peers.push(NetworkPeer.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkConfig {
+    return {
+      network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
+      nodeAddress: isSet(object.nodeAddress) ? globalThis.String(object.nodeAddress) : "",
+      peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => NetworkPeer.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkConfig): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    if (message.nodeAddress !== "") {
+      obj.nodeAddress = message.nodeAddress;
+    }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => NetworkPeer.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkConfig>, I>>(base?: I): NetworkConfig {
+    return NetworkConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkConfig>, I>>(object: I): NetworkConfig {
+    const message = createBaseNetworkConfig();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    message.nodeAddress = object.nodeAddress ?? "";
+    message.peers = object.peers?.map((e) => NetworkPeer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkPeer(): NetworkPeer {
+  return { address: "", underlayAddress: "" };
+}
+
+export const NetworkPeer = {
+  encode(message: NetworkPeer, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.underlayAddress !== "") {
+      writer.uint32(18).string(message.underlayAddress);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): NetworkPeer {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseNetworkPeer();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.address = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.underlayAddress = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): NetworkPeer {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      underlayAddress: isSet(object.underlayAddress) ? globalThis.String(object.underlayAddress) : "",
+    };
+  },
+
+  toJSON(message: NetworkPeer): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.underlayAddress !== "") {
+      obj.underlayAddress = message.underlayAddress;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NetworkPeer>, I>>(base?: I): NetworkPeer {
+    return NetworkPeer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NetworkPeer>, I>>(object: I): NetworkPeer {
+    const message = createBaseNetworkPeer();
+    message.address = object.address ?? "";
+    message.underlayAddress = object.underlayAddress ?? "";
+    return message;
+  },
+};
+
+function createBaseServiceEndpoints(): ServiceEndpoints {
+  return { serviceId: "", name: "", mode: 0, virtualIps: [], ports: [], tasks: [] };
+}
+
+export const ServiceEndpoints = {
+  encode(message: ServiceEndpoints, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.serviceId !== "") {
+      writer.uint32(10).string(message.serviceId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(24).int32(message.mode);
+    }
+    for (const v of message.virtualIps) {
+      VirtualIP.encode(v!, writer.uint32(34).fork()).ldelim();
+    }
+    for (const v of message.ports) {
+      PortConfig.encode(v!, writer.uint32(42).fork()).ldelim();
+    }
+    for (const v of message.tasks) {
+      TaskEndpoint.encode(v!, writer.uint32(50).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): ServiceEndpoints {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseServiceEndpoints();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.serviceId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.name = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.mode = reader.int32() as any;
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.virtualIps.push(VirtualIP.decode(reader, reader.uint32()));
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          message.ports.push(PortConfig.decode(reader, reader.uint32()));
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.tasks.push(TaskEndpoint.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): ServiceEndpoints {
+    return {
+      serviceId: isSet(object.serviceId) ? globalThis.String(object.serviceId) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      mode: isSet(object.mode) ? endpointModeFromJSON(object.mode) : 0,
+      virtualIps: globalThis.Array.isArray(object?.virtualIps)
+        ? object.virtualIps.map((e: any) => VirtualIP.fromJSON(e))
+        : [],
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortConfig.fromJSON(e)) : [],
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => TaskEndpoint.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ServiceEndpoints): unknown {
+    const obj: any = {};
+    if (message.serviceId !== "") {
+      obj.serviceId = message.serviceId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.mode !== 0) {
+      obj.mode = endpointModeToJSON(message.mode);
+    }
+    if (message.virtualIps?.length) {
+      obj.virtualIps = message.virtualIps.map((e) => VirtualIP.toJSON(e));
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortConfig.toJSON(e));
+    }
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => TaskEndpoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceEndpoints>, I>>(base?: I): ServiceEndpoints {
+    return ServiceEndpoints.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceEndpoints>, I>>(object: I): ServiceEndpoints {
+    const message = createBaseServiceEndpoints();
+    message.serviceId = object.serviceId ?? "";
+    message.name = object.name ?? "";
+    message.mode = object.mode ?? 0;
+    message.virtualIps = object.virtualIps?.map((e) => VirtualIP.fromPartial(e)) || [];
+    message.ports = object.ports?.map((e) => PortConfig.fromPartial(e)) || [];
+    message.tasks = object.tasks?.map((e) => TaskEndpoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskEndpoint(): TaskEndpoint {
+  return { taskId: "", slot: 0, nodeId: "", addresses: [] };
+}
+
+export const TaskEndpoint = {
+  encode(message: TaskEndpoint, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.slot !== 0) {
+      writer.uint32(16).uint64(message.slot);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    for (const v of message.addresses) {
+      NetworkAttachment.encode(v!, writer.uint32(34).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): TaskEndpoint {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseTaskEndpoint();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.taskId = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.slot = longToNumber(reader.uint64() as Long);
+          continue;
+        case 3:
+          if (tag !== 26) {
+            break;
+          }
+
+          message.nodeId = reader.string();
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.addresses.push(NetworkAttachment.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): TaskEndpoint {
+    return {
+      taskId: isSet(object.taskId) ? globalThis.String(object.taskId) : "",
+      slot: isSet(object.slot) ? globalThis.Number(object.slot) : 0,
+      nodeId: isSet(object.nodeId) ? globalThis.String(object.nodeId) : "",
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => NetworkAttachment.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TaskEndpoint): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.slot !== 0) {
+      obj.slot = Math.round(message.slot);
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses.map((e) => NetworkAttachment.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskEndpoint>, I>>(base?: I): TaskEndpoint {
+    return TaskEndpoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskEndpoint>, I>>(object: I): TaskEndpoint {
+    const message = createBaseTaskEndpoint();
+    message.taskId = object.taskId ?? "";
+    message.slot = object.slot ?? 0;
+    message.nodeId = object.nodeId ?? "";
+    message.addresses = object.addresses?.map((e) => NetworkAttachment.fromPartial(e)) || [];
     return message;
   },
 };
