@@ -6,9 +6,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { ControlService, type ControlServer } from '../../proto/gen/control.js';
+import { unixSocketAnswers } from '../common/unix-socket.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/shoal/shoal.sock';
 
@@ -28,7 +28,7 @@ export class ControlSocket {
       }
     }
     if (existsSync(path)) {
-      if (await answers(path)) throw new Error(`${path} is in use by a running manager; pass another --socket PATH`);
+      if (await unixSocketAnswers(path)) throw new Error(`${path} is in use by a running manager; pass another --socket PATH`);
       unlinkSync(path);
     }
     const server = new grpc.Server();
@@ -51,16 +51,4 @@ export class ControlSocket {
       // Already gone: nothing to clean.
     }
   }
-}
-
-/** Whether something accepts connections on the unix socket at `path`. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -11,13 +11,14 @@
  * peer that breaks the framing is cut off.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { systemRandom, type Random } from '../../common/random.js';
 import { answerQuery, formatError, type AnswerSettings } from './answer.js';
 import type { ServiceDiscovery } from './discovery.js';
 import { RelayProtocolError, RelayReader } from './relay-stream.js';
 import { decodeMessage, DnsWireError, encodeMessage } from './wire.js';
+import { unixSocketAnswers } from '../../common/unix-socket.js';
 
 export interface DnsResolverOptions {
   /** Where to listen; a socket left by a dead agent is replaced, one that still answers is not. */
@@ -56,7 +57,7 @@ export class DnsResolver {
 
   static async listen(opts: DnsResolverOptions): Promise<DnsResolver> {
     if (existsSync(opts.path)) {
-      if (await answers(opts.path)) throw new Error(`${opts.path} is in use by a running resolver`);
+      if (await unixSocketAnswers(opts.path)) throw new Error(`${opts.path} is in use by a running resolver`);
       unlinkSync(opts.path);
     }
     const server = createServer();
@@ -152,16 +153,4 @@ function frame(message: Buffer): Buffer {
   out.writeUInt16BE(message.length);
   message.copy(out, 2);
   return out;
-}
-
-/** Whether something accepts connections on the unix socket at `path`. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
