@@ -5,109 +5,40 @@
  * with one DNS id, TCP, EDNS-less truncation) a small Node client run in the container's network
  * namespace through nsenter.
  */
-import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aAddress, decodeMessage, type DnsMessage, DNS_FLAG, DNS_RCODE, DNS_TYPE, dnsRcode, encodeQuery } from '../../network/dns/wire.js';
-import { removeTestCgroups, testCgroupName } from '../cgroups/testing/test-cgroups.js';
-import { makeBusyboxRootfs } from '../container/testing/rootfs.js';
 import { BIG_ANSWERS, FakeDnsAgent, WEB_ADDRESS } from './testing/fake-dns-agent.js';
+import { runAsync, TestRuntime, type TestConfig } from './testing/test-runtime.js';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const prefix = `dns-${randomBytes(3).toString('hex')}`;
-const cgroupParent = testCgroupName();
-
-let work: string;
-let runtime: string;
-let root: string;
-let rootfs: string;
+let t: TestRuntime;
 let agent: FakeDnsAgent;
-let count = 0;
-const ids: string[] = [];
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'shoal-dns-relay-'));
-  runtime = join(work, 'shoal-runtime');
-  const built = spawnSync('bash', [join(here, 'build.sh'), runtime], { encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`build.sh failed: ${built.stderr}`);
-  root = join(work, 'state');
-  rootfs = join(work, 'rootfs');
-  makeBusyboxRootfs(rootfs);
-  agent = new FakeDnsAgent(join(work, 'agent.sock'));
+  t = await TestRuntime.create();
+  agent = new FakeDnsAgent(join(t.work, 'agent.sock'));
   await agent.start();
 });
 
-afterEach(() => {
-  for (const id of ids.splice(0)) rt(['delete', '--force', id]);
-});
+afterEach(() => t.deleteAll());
 
 afterAll(async () => {
   await agent?.stop();
-  await removeTestCgroups(cgroupParent);
-  if (work) await rm(work, { recursive: true, force: true });
+  await t?.dispose();
 });
 
 // ---- helpers ----
 
-interface Config {
-  process: { args: string[]; env: string[] };
-  root: { path: string; readonly?: boolean };
-  linux: { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
-  annotations?: Record<string, string>;
+/** A bundle running `sleep`, with the relay aimed at the fake agent unless told not to. */
+function makeBundle(opts: { relay?: boolean; change?: (c: TestConfig) => void } = {}): string {
+  return t.makeBundle({ annotations: opts.relay === false ? {} : { 'org.shoal.dns.relay': agent.path }, change: opts.change });
 }
 
-function rt(args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(runtime, ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000 });
-}
-
-/** A bundle from `shoal-runtime spec` running `sleep`, with the relay aimed at the fake agent unless told not to. */
-function makeBundle(opts: { relay?: boolean; change?: (c: Config) => void } = {}): string {
-  const dir = join(work, `bundle-${++count}`);
-  mkdirSync(dir);
-  const spec = rt(['spec', '--bundle', dir]);
-  if (spec.status !== 0) throw new Error(spec.stderr);
-  const path = join(dir, 'config.json');
-  const config = JSON.parse(readFileSync(path, 'utf8')) as Config;
-  config.root = { path: rootfs, readonly: false };
-  config.process.args = ['sleep', '1000'];
-  config.process.env = ['PATH=/bin'];
-  config.linux.cgroupsPath = `/${cgroupParent}/${basename(dir)}`;
-  config.annotations = { 'org.shoal.log.path': join(dir, 'log.json') };
-  if (opts.relay !== false) config.annotations['org.shoal.dns.relay'] = agent.path;
-  opts.change?.(config);
-  writeFileSync(path, JSON.stringify(config));
-  return dir;
-}
-
-function runDetached(bundle: string): { id: string; pid: number; supervisorPid: number } {
-  const id = `${prefix}-${++count}`;
-  ids.push(id);
-  const r = rt(['run', '-d', '--bundle', bundle, id]);
-  if (r.status !== 0) throw new Error(r.stderr);
-  const st = JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as { pid: number; supervisorPid: number };
-  return { id, pid: st.pid, supervisorPid: st.supervisorPid };
-}
-
-/**
- * Runs a command without blocking this process, which is also the fake agent that must answer;
- * resolves with its output whatever its exit status.
- */
-function runAsync(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr, code: err ? Number(err.code ?? 1) : 0 }),
-    );
-  });
-}
-
-function inContainer(id: string, ...cmd: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  return runAsync(runtime, ['--root', root, 'exec', id, ...cmd]);
-}
+const runDetached = (bundle: string) => t.runDetached(bundle);
+const inContainer = (id: string, ...cmd: string[]) => t.exec(id, ...cmd);
+const rt = (args: string[]) => t.rt(args);
+const prefix = 'dns-relay';
 
 /**
  * Sends raw queries to 127.0.0.11:53 from inside the container's network namespace: over UDP each
