@@ -6,45 +6,24 @@
  * `add-worker` adds one, and `down` leaves nothing behind. The end-to-end suite (test/) drives the
  * cluster much further.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../src/common/package-root.js';
+import { REPO_ROOT, SHOAL_JS } from '../test/support/daemon-process.js';
+import { runCommand, type CommandResult as Result } from '../test/support/run-command.js';
 
-const execFileAsync = promisify(execFile);
-const REPO_ROOT = packageRoot();
 const SCRIPT = join(REPO_ROOT, 'deploy', 'local-cluster.sh');
-const SHOAL_JS = join(REPO_ROOT, 'dist', 'cmd', 'shoal.js');
 const NAME = 'lctest';
 
 let dir: string;
 /** The service's containers, as the worker's runtime root records them. */
 let containers: number[] = [];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  try {
-    const { stdout, stderr } = await execFileAsync(file, args, { cwd: REPO_ROOT, env, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number | string; stdout?: string; stderr?: string };
-    if (typeof failed.code !== 'number') throw error;
-    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
-
 /** The script on this test's cluster (`--name lctest --dir <tmp>`). */
 function script(...args: string[]): Promise<Result> {
-  return run('bash', [SCRIPT, ...args, '--name', NAME, '--dir', dir]);
+  return runCommand('bash', [SCRIPT, ...args, '--name', NAME, '--dir', dir]);
 }
 
 async function scriptOk(...args: string[]): Promise<string> {
@@ -55,7 +34,7 @@ async function scriptOk(...args: string[]): Promise<string> {
 
 /** The real CLI with the SHOAL_HOST the cluster wrote to DIR/cluster.env. */
 async function shoal(...args: string[]): Promise<string> {
-  const r = await run(process.execPath, [SHOAL_JS, ...args], { ...process.env, SHOAL_HOST: clusterEnv().SHOAL_HOST });
+  const r = await runCommand(process.execPath, [SHOAL_JS, ...args], { ...process.env, SHOAL_HOST: clusterEnv().SHOAL_HOST });
   if (r.code !== 0) throw new Error(`shoal ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
@@ -89,7 +68,7 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 
 /** `ip netns identify PID`: the name of the network namespace the process is in. */
 async function netnsOf(pid: string): Promise<string> {
-  return (await run('ip', ['netns', 'identify', pid])).stdout.trim();
+  return (await runCommand('ip', ['netns', 'identify', pid])).stdout.trim();
 }
 
 /** The status lines' NODE → [ROLE, ADDRESS, PID, STATE]. */
@@ -146,7 +125,7 @@ describe('deploy/local-cluster.sh', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/m1 exited before it was leading; the end of .*daemon\.log/);
     expect(r.stderr).toMatch(/--heartbeat-period 5ms: must be at least 10ms/);
-    expect((await run('ip', ['netns', 'list'])).stdout).not.toMatch(new RegExp(`^${NAME}-`, 'm'));
+    expect((await runCommand('ip', ['netns', 'list'])).stdout).not.toMatch(new RegExp(`^${NAME}-`, 'm'));
     expect(existsSync(join(dir, 'nodes'))).toBe(false);
   });
 
@@ -164,7 +143,7 @@ describe('deploy/local-cluster.sh', () => {
     expect(await netnsOf(status.get('m1')![2]!)).toBe(`${NAME}-m1`);
     expect(await netnsOf(status.get('w1')![2]!)).toBe(`${NAME}-w1`);
     // Nothing in the root namespace: the addresses are the namespaces' only.
-    expect((await run('ip', ['-4', 'addr'])).stdout).not.toContain('10.213.0.');
+    expect((await runCommand('ip', ['-4', 'addr'])).stdout).not.toContain('10.213.0.');
 
     const listed = await nodes();
     expect(listed.map((n) => n.description?.hostname).sort()).toEqual(['m1', 'w1']);
@@ -204,11 +183,11 @@ describe('deploy/local-cluster.sh', () => {
 
   it('takes everything down, and again on nothing', async () => {
     await scriptOk('down');
-    expect((await run('ip', ['netns', 'list'])).stdout).not.toMatch(new RegExp(`^${NAME}-`, 'm'));
+    expect((await runCommand('ip', ['netns', 'list'])).stdout).not.toMatch(new RegExp(`^${NAME}-`, 'm'));
     expect(processesNaming(NAME)).toEqual([]);
     for (const pid of containers) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(cgroupDirs()).toEqual([]);
-    expect((await run('mount', [])).stdout).not.toContain(`shoal-local/${NAME}`);
+    expect((await runCommand('mount', [])).stdout).not.toContain(`shoal-local/${NAME}`);
     expect(existsSync(`/run/shoal-local/${NAME}`)).toBe(false);
     expect(existsSync(dir)).toBe(false);
 

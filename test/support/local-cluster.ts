@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, SHOAL_JS } from './daemon-process.js';
+import { runCommand, type CommandResult } from './run-command.js';
+
+export type { CommandResult };
 
 const execFileAsync = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, 'deploy', 'local-cluster.sh');
@@ -21,12 +24,6 @@ export interface LocalClusterOptions {
   workers?: number;
   /** e.g. `1s`, so that a lost worker is noticed within seconds. */
   heartbeatPeriod?: string;
-}
-
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 export class LocalCluster {
@@ -56,19 +53,8 @@ export class LocalCluster {
   }
 
   /** Runs the real CLI against the cluster's managers; never throws on a non-zero exit. */
-  async shoal(...args: string[]): Promise<CommandResult> {
-    try {
-      const { stdout, stderr } = await execFileAsync(process.execPath, [SHOAL_JS, ...args], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, SHOAL_HOST: this.env.SHOAL_HOST },
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code?: number | string; stdout?: string; stderr?: string };
-      if (typeof failed.code !== 'number') throw error;
-      return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-    }
+  shoal(...args: string[]): Promise<CommandResult> {
+    return runCommand(process.execPath, [SHOAL_JS, ...args], { ...process.env, SHOAL_HOST: this.env.SHOAL_HOST });
   }
 
   /** The CLI's output when it succeeds; throws with its stderr when it does not. */
