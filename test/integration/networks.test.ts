@@ -3,18 +3,22 @@
  * `shoal network` commands come separately): the ingress network exists from init; a service on
  * a network gets a VIP and its tasks distinct addresses in the subnet once real workers run them;
  * after the leader of three is killed, the new leader gives out no address or VNI twice; a network
- * in use cannot be removed.
+ * in use cannot be removed. The managers push each node its network state: two fake nodes (the
+ * agent does not read it yet, the simulator keeps it) running a service's two replicas each see
+ * the other's task and own address as peers, and the service with both tasks.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlApi } from '../../cmd/cli/client.js';
 import { NetworkSpec, ServiceSpec, TaskState, type Task } from '../../proto/gen/objects.js';
+import { FakeNodeSimulator } from '../support/node-simulator.js';
 import { TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait-for.js';
 import { WorkerProcess } from '../support/worker-process.js';
 
 let cluster: TestCluster;
 const workers: WorkerProcess[] = [];
+const fakeNodes: FakeNodeSimulator[] = [];
 
 /** A client over every live manager's socket, failing over as the CLI does. */
 function control(): ControlApi {
@@ -34,6 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  for (const node of fakeNodes) await node.stop();
   for (const worker of workers) {
     await worker.stop();
     worker.killTasks();
@@ -89,4 +94,42 @@ describe('overlay networks', () => {
 
     await expect(after.removeNetwork('back')).rejects.toThrow(/network back is in use: used by services api, web/);
   }, 180_000);
+});
+
+describe('network states', () => {
+  it('tells each node of a service spread over two its peers on the overlay and the service’s tasks', async () => {
+    for (const hostname of ['sa', 'sb']) {
+      const node = new FakeNodeSimulator({ managers: cluster.addresses, joinToken: cluster.workerToken, hostname, labels: { sim: 'yes' } });
+      fakeNodes.push(node);
+      await node.start();
+    }
+    const api = control();
+    const mesh = await api.createNetwork(networkSpec('mesh'));
+    const spec = ServiceSpec.fromPartial({
+      annotations: { name: 'spread' },
+      task: { container: { image: 'app:1' }, networks: [{ target: 'mesh' }], placement: { constraints: ['engine.labels.sim==yes'], maxReplicas: 1 } },
+      mode: { $case: 'replicated', replicated: { replicas: 2 } },
+    });
+    const service = await api.createService(spec);
+    const tasks = await runningTasks(api, service.meta!.id, 2);
+    const byNode = new Map(tasks.map((t) => [t.nodeId, t.networks.find((n) => n.networkId === mesh.meta!.id)?.address ?? '']));
+    expect([...byNode.keys()].sort()).toEqual(fakeNodes.map((n) => n.id).sort());
+
+    const stateOf = (node: FakeNodeSimulator) => node.networkState();
+    const meshOf = (node: FakeNodeSimulator) => stateOf(node)?.networks.find((n) => n.network?.meta?.id === mesh.meta!.id);
+    const upTasks = (node: FakeNodeSimulator) => stateOf(node)?.services.find((s) => s.serviceId === service.meta!.id)?.tasks.length ?? 0;
+    await waitFor('both nodes’ states', () => fakeNodes.every((n) => meshOf(n)?.nodeAddress !== '' && meshOf(n)?.peers.length === 2 && upTasks(n) === 2), 30_000, 100);
+    for (const [i, node] of fakeNodes.entries()) {
+      const other = fakeNodes[1 - i]!;
+      const ownAddress = meshOf(node)!.nodeAddress;
+      expect(stateOf(node)?.underlayAddress).toBe('127.0.0.1');
+      expect(meshOf(node)?.network).toMatchObject({ vni: mesh.vni, subnet: mesh.subnet });
+      expect(meshOf(node)?.peers.map((p) => p.address).sort()).toEqual([byNode.get(other.id), meshOf(other)!.nodeAddress].sort());
+      expect(meshOf(node)?.peers.every((p) => p.underlayAddress === '127.0.0.1')).toBe(true);
+      expect(ownAddress).not.toBe(meshOf(other)!.nodeAddress);
+      const endpoints = stateOf(node)?.services.find((s) => s.serviceId === service.meta!.id);
+      expect(endpoints).toMatchObject({ name: 'spread', virtualIps: service.endpoint!.virtualIps });
+      expect(endpoints?.tasks.map((t) => t.nodeId).sort()).toEqual(fakeNodes.map((n) => n.id).sort());
+    }
+  }, 120_000);
 });

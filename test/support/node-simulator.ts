@@ -2,7 +2,8 @@
  * FakeNodeSimulator: a FAKE worker node for tests and benchmarks. It joins the cluster with a worker
  * join token (keeping its certificate in memory) and speaks the real Dispatcher protocol to real
  * managers over mutual TLS with that certificate (register, stream its assignments as a full set
- * then changes, heartbeat, batched status reports) but runs no containers: FakeTaskRunner walks each task through its states on a timer. Tests command
+ * then changes, heartbeat, batched status reports) but runs no containers: FakeTaskRunner walks each task through its states on a timer. Nor does it
+ * wire networks: it keeps the last network state the managers sent, for tests to read. Tests command
  * failures (failTask, makeUnhealthy, failNewTasks) and node loss (stop, kill).
  *
  * On any session failure it reconnects, to the leader a refusing follower named if there is one,
@@ -13,6 +14,7 @@
 import { Metadata, status as grpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   DispatcherClient,
+  type NetworkState,
   type SessionMessage,
   type TaskStatusUpdate,
 } from '../../proto/gen/dispatcher.js';
@@ -67,6 +69,7 @@ export class FakeNodeSimulator {
   private heartbeatsAnswered = 0;
   private sessionsOpened = 0;
   private assignmentMessages = 0;
+  private lastNetworkState: NetworkState | undefined;
   private readonly runner: FakeTaskRunner;
   private readonly reporter: StatusReporter;
   private readonly registeredWaiters: (() => void)[] = [];
@@ -150,6 +153,11 @@ export class FakeNodeSimulator {
       heartbeatsAnswered: this.heartbeatsAnswered,
       unreported: this.reporter.backlog(),
     };
+  }
+
+  /** The last network state a session message carried (each session's first one carries it). */
+  networkState(): NetworkState | undefined {
+    return this.lastNetworkState;
   }
 
   /** The observed state of each task this node holds. */
@@ -244,6 +252,7 @@ export class FakeNodeSimulator {
     this.hintedLeader = undefined;
     for (const m of msg.managers) if (!this.managers.includes(m)) this.managers.push(m);
     if (msg.heartbeatPeriodMs > 0) this.heartbeatPeriodMs = msg.heartbeatPeriodMs;
+    if (msg.networkState) this.lastNetworkState = msg.networkState;
     if (msg.full) this.runner.assign(msg.updated);
     else this.runner.applyChanges(msg.updated, msg.removed);
     if (!fresh) return;

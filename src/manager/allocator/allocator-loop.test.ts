@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EndpointMode, PortProtocol, PublishMode, ServiceSpec, TaskState, type Service, type Task } from '../../../proto/gen/objects.js';
+import { EndpointMode, NodeState, PortProtocol, PublishMode, ServiceSpec, TaskState, type Service, type Task } from '../../../proto/gen/objects.js';
 import { silentLogger } from '../../common/logger.js';
 import type { ReplicatedStore } from '../../store/replicated-store.js';
 import { createTestStore, makeNode } from '../../store/testing/index.js';
@@ -175,5 +175,76 @@ describe('AllocatorLoop', () => {
     expect(stored(blocked!.meta!.id).status?.state).toBe(TaskState.TASK_STATE_NEW);
     await store.update((tx) => tx.tasks.delete(tx.tasks.get(first[0]!.meta!.id)!));
     await vi.waitFor(() => expect(stored(blocked!.meta!.id).status?.state).toBe(TaskState.TASK_STATE_PENDING));
+  });
+});
+
+describe('AllocatorLoop: the routing mesh', () => {
+  const ingressAddress = (nodeId: string) => store.view((tx) => tx.nodes.get(nodeId)?.attachments.find((a) => a.networkId === 'ingress-id')?.address);
+
+  async function setNodeState(nodeId: string, state: NodeState): Promise<void> {
+    await store.update((tx) => {
+      const node = tx.nodes.get(nodeId)!;
+      tx.nodes.update({ ...node, status: { state, message: '', addr: '' } });
+    });
+  }
+
+  it('gives every node that is not down an ingress address while a service publishes ingress ports, and takes it back after', async () => {
+    await store.update((tx) => {
+      for (const id of ['n1', 'n2', 'n3']) tx.nodes.create(makeNode(id, id));
+    });
+    await setNodeState('n1', NodeState.NODE_STATE_READY);
+    await setNodeState('n3', NodeState.NODE_STATE_DOWN);
+    // Nothing published yet: nobody needs the mesh.
+    await vi.waitFor(() => expect(loop.idle()).toBe(true));
+    expect(['n1', 'n2', 'n3'].map(ingressAddress)).toEqual([undefined, undefined, undefined]);
+
+    const { service: web } = await services.createService({ spec: spec('web', (s) => (s.endpoint = { mode: 0, ports: [ingressPort(8080)] })) });
+    await vi.waitFor(() => expect(ingressAddress('n1')).toMatch(/^10\.255\./));
+    await vi.waitFor(() => expect(ingressAddress('n2')).toMatch(/^10\.255\./));
+    expect(ingressAddress('n1')).not.toBe(ingressAddress('n2'));
+    expect(ingressAddress('n1')).not.toBe(web!.endpoint!.virtualIps[0]!.address);
+    expect(ingressAddress('n3')).toBeUndefined();
+
+    // A node that joins, or comes back, takes part; one that goes down leaves.
+    await store.update((tx) => tx.nodes.create(makeNode('n4', 'n4')));
+    await setNodeState('n3', NodeState.NODE_STATE_READY);
+    await setNodeState('n2', NodeState.NODE_STATE_DOWN);
+    await vi.waitFor(() => expect(ingressAddress('n4')).toMatch(/^10\.255\./));
+    await vi.waitFor(() => expect(ingressAddress('n3')).toMatch(/^10\.255\./));
+    await vi.waitFor(() => expect(ingressAddress('n2')).toBeUndefined());
+
+    // A new leader keeps them as they are, and gives none twice.
+    loop.stop();
+    loop = new AllocatorLoop({ store, access, logger: silentLogger });
+    loop.start();
+    const held = ['n1', 'n3', 'n4'].map(ingressAddress);
+    await store.update((tx) => tx.nodes.create(makeNode('n5', 'n5')));
+    await vi.waitFor(() => expect(ingressAddress('n5')).toMatch(/^10\.255\./));
+    expect(['n1', 'n3', 'n4'].map(ingressAddress)).toEqual(held);
+    expect(new Set([...held, ingressAddress('n5')]).size).toBe(4);
+
+    // A second publisher changes nothing; the last one to stop publishing takes the mesh away.
+    const { service: api } = await services.createService({ spec: spec('api', (s) => (s.endpoint = { mode: 0, ports: [ingressPort(0)] })) });
+    await services.removeService({ id: web!.meta!.id });
+    await vi.waitFor(() => expect(loop.idle()).toBe(true));
+    expect(['n1', 'n3', 'n4', 'n5'].map(ingressAddress)).toEqual([...held, ingressAddress('n5')]);
+    await services.updateService({ id: api!.meta!.id, version: api!.meta!.version, spec: spec('api'), rollback: false });
+    await vi.waitFor(() => expect(['n1', 'n2', 'n3', 'n4', 'n5'].map(ingressAddress)).toEqual([undefined, undefined, undefined, undefined, undefined]));
+  });
+
+  it('keeps a node’s ingress address while a task of a publishing service may run there, even when the node is down', async () => {
+    await store.update((tx) => tx.nodes.create(makeNode('n1', 'n1')));
+    const { service } = await services.createService({ spec: spec('web', (s) => (s.endpoint = { mode: 0, ports: [ingressPort(8080)] })) });
+    const [task] = await createTasks(service!, [1]);
+    await vi.waitFor(() => expect(stored(task!.meta!.id).status?.state).toBe(TaskState.TASK_STATE_PENDING));
+    await store.update((tx) => {
+      const t = tx.tasks.get(task!.meta!.id)!;
+      tx.tasks.update({ ...t, nodeId: 'n1', status: { ...t.status!, state: TaskState.TASK_STATE_RUNNING } });
+    });
+    await vi.waitFor(() => expect(ingressAddress('n1')).toMatch(/^10\.255\./));
+    const address = ingressAddress('n1');
+    await setNodeState('n1', NodeState.NODE_STATE_DOWN);
+    await vi.waitFor(() => expect(loop.idle()).toBe(true));
+    expect(ingressAddress('n1')).toBe(address);
   });
 });

@@ -4,7 +4,9 @@
  * then it follows the store:
  * - committed changes release what objects let go of (releases.ts);
  * - NEW tasks get their addresses and move to PENDING (task-allocation.ts);
- * - nodes whose tasks changed get or lose their own attachments (node-attachments.ts);
+ * - nodes whose tasks changed get or lose their own attachments (node-attachments.ts), and every
+ *   node that is not down its ingress attachment while any service publishes ingress ports (so
+ *   when the first service starts publishing, or the last stops, every node is looked at again);
  * - services whose endpoint no longer fits their spec (an automatic rollback) get it redone.
  * Work is collected from events and written in passes of a few large transactions, as the
  * scheduler does. A write that conflicted is undone in memory and retried on the next pass.
@@ -18,8 +20,8 @@ import { AllocationError } from './allocation-error.js';
 import type { AllocatorAccess } from './allocator-access.js';
 import type { AllocatorState } from './allocator-state.js';
 import { allocateEndpoint, endpointFits } from './endpoint.js';
-import { findIngress } from './needs-allocation.js';
-import { reconcileAttachments } from './node-attachments.js';
+import { findIngress, publishesIngress } from './needs-allocation.js';
+import { inMesh, reconcileAttachments } from './node-attachments.js';
 import { rebuildAllocator } from './rebuild.js';
 import { releaseFor } from './releases.js';
 import { allocateTask } from './task-allocation.js';
@@ -40,6 +42,9 @@ interface Planned<T> {
 }
 
 type Plans = { tasks: Planned<Task>[]; nodes: Planned<Node>[]; services: Planned<Service>[] };
+
+/** The key that stands for every node: whether the routing mesh is wanted may have changed. */
+const MESH_KEY = 'm:';
 
 export class AllocatorLoop {
   private state: AllocatorState | undefined;
@@ -100,7 +105,8 @@ export class AllocatorLoop {
     for (const event of events) {
       freed = releaseFor(state, event) || freed;
       if (event.kind === 'task') this.onTaskEvent(event.object, event.action === 'update' ? event.old : undefined, event.action === 'delete');
-      else if (event.kind === 'service' && event.action !== 'delete') this.queue.add(`s:${event.object.meta?.id ?? ''}`);
+      else if (event.kind === 'service') this.onServiceEvent(event.object, event.action === 'update' ? event.old : undefined, event.action === 'delete');
+      else if (event.kind === 'node') this.onNodeEvent(event.object, event.action === 'update' ? event.old : undefined, event.action === 'delete');
     }
     if (freed && this.blocked.size > 0) {
       for (const key of this.blocked) this.queue.add(key);
@@ -118,16 +124,35 @@ export class AllocatorLoop {
     }
   }
 
-  private async pass(keys: string[]): Promise<void> {
+  private onServiceEvent(service: Service, old: Service | undefined, deleted: boolean): void {
+    if (!deleted) this.queue.add(`s:${service.meta?.id ?? ''}`);
+    // Whether any service publishes is decided in the pass; here only whether this one changed
+    // its mind, which is rare enough that every node is looked at again then.
+    const before = deleted ? publishesIngress(service.spec) : old !== undefined && publishesIngress(old.spec);
+    const after = !deleted && publishesIngress(service.spec);
+    if (before !== after) this.queue.add(MESH_KEY);
+  }
+
+  private onNodeEvent(node: Node, old: Node | undefined, deleted: boolean): void {
+    // A deleted node's attachments are released with it (releases.ts); a new node or one that
+    // went down or came back may need its ingress attachment given or taken.
+    if (deleted) return;
+    if (old === undefined || inMesh(old) !== inMesh(node)) this.queue.add(`n:${node.meta?.id ?? ''}`);
+  }
+
+  private async pass(queued: string[]): Promise<void> {
     const state = this.state;
     if (state === undefined) return;
     const now = (this.deps.now ?? Date.now)();
     const plans: Plans = { tasks: [], nodes: [], services: [] };
     this.deps.store.view((tx) => {
       const ingress = findIngress(tx)?.meta?.id;
+      const meshIngressId = tx.services.all().some((s) => publishesIngress(s.spec)) ? ingress : undefined;
+      const keys = new Set(queued);
+      if (keys.delete(MESH_KEY)) for (const node of tx.nodes.all()) keys.add(`n:${node.meta?.id ?? ''}`);
       for (const key of keys) {
         try {
-          this.plan(tx, state, key, ingress, now, plans);
+          this.plan(tx, state, key, ingress, meshIngressId, now, plans);
         } catch (err) {
           if (!(err instanceof AllocationError)) throw err;
           this.blocked.add(key);
@@ -147,7 +172,7 @@ export class AllocatorLoop {
     ]);
   }
 
-  private plan(tx: ReadTx, state: AllocatorState, key: string, ingress: string | undefined, now: number, plans: Plans): void {
+  private plan(tx: ReadTx, state: AllocatorState, key: string, ingress: string | undefined, meshIngressId: string | undefined, now: number, plans: Plans): void {
     const id = key.slice(2);
     if (key.startsWith('t:')) {
       const task = tx.tasks.get(id);
@@ -159,7 +184,7 @@ export class AllocatorLoop {
       plans.tasks.push({ key, object: next, undo });
     } else if (key.startsWith('n:')) {
       const node = tx.nodes.get(id);
-      const planned = node && reconcileAttachments(state, node, tx.tasks.byNode(id));
+      const planned = node && reconcileAttachments(state, node, tx.tasks.byNode(id), meshIngressId);
       if (planned !== undefined) plans.nodes.push({ key, object: planned.node, undo: planned.undo });
     } else {
       const service = tx.services.get(id);

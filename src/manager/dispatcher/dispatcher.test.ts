@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DispatcherClient, SessionMessage, TaskStatusUpdate } from '../../../proto/gen/dispatcher.js';
-import { HealthState, NodeState, Task, TaskState, type Node } from '../../../proto/gen/objects.js';
+import { HealthState, Network, NodeState, Service, Task, TaskState, type Node } from '../../../proto/gen/objects.js';
 import { FakeClock } from '../../common/testing/fake-clock.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import type { FakeProposer } from '../../store/testing/fake-proposer.js';
@@ -310,5 +310,56 @@ describe('Dispatcher: heartbeats and status', () => {
     await h.store.update((tx) => tx.nodes.delete(tx.nodes.get('node-a')!));
     await waitFor('the session to end', () => s.error() !== undefined);
     expect(s.error()).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'node node-a was removed from the cluster' });
+  });
+});
+
+describe('Dispatcher: network state', () => {
+  async function putNetworkTask(h: Harness, id: string, nodeId: string, address: string, state: TaskState): Promise<void> {
+    await h.store.update((tx) => {
+      const existing = tx.tasks.get(id);
+      const task = Task.fromPartial({
+        meta: { id, version: existing?.meta?.version ?? 0 },
+        serviceId: 'svc',
+        slot: 1,
+        nodeId,
+        desiredState: TaskState.TASK_STATE_RUNNING,
+        status: { state },
+        networks: [{ networkId: 'back', address }],
+      });
+      if (existing) tx.tasks.update(task);
+      else tx.tasks.create(task);
+    });
+  }
+
+  it('sends the whole state in the first message, then again only when it changed, with the assignments that need it', async () => {
+    const h = await harness();
+    await h.store.update((tx) => {
+      tx.networks.create(Network.fromPartial({ meta: { id: 'back' }, spec: { annotations: { name: 'back' } }, vni: 4097, subnet: '10.0.0.0/24', gateway: '10.0.0.1' }));
+      tx.services.create(Service.fromPartial({ meta: { id: 'svc' }, spec: { annotations: { name: 'web' } }, endpoint: { virtualIps: [{ networkId: 'back', address: '10.0.0.2/24' }] } }));
+    });
+    await putNetworkTask(h, 't1', 'node-a', '10.0.0.3/24', TaskState.TASK_STATE_RUNNING);
+    const a = await registered(h.tls, h.client('node-a'));
+    const b = await registered(h.tls, h.client('node-b'));
+    expect(a.last().networkState).toMatchObject({ underlayAddress: '127.0.0.1', networks: [{ network: { vni: 4097 }, nodeAddress: '', peers: [] }] });
+    expect(a.last().networkState?.services.map((s) => [s.name, s.tasks.map((t) => t.taskId)])).toEqual([['web', ['t1']]]);
+    expect(b.last().networkState).toEqual({ underlayAddress: '127.0.0.1', networks: [], services: [] });
+
+    // A task of the network is placed on node-b: it comes with node-b's new state; node-a's peers change.
+    await putNetworkTask(h, 't2', 'node-b', '10.0.0.4/24', TaskState.TASK_STATE_ASSIGNED);
+    const toB = await nextMessage(h, b, 2);
+    expect(ids(toB.updated)).toEqual(['t2']);
+    expect(toB.networkState?.networks[0]?.peers).toEqual([{ address: '10.0.0.3/24', underlayAddress: '127.0.0.1' }]);
+    await waitFor('node-a’s new state', () => a.messages.length === 2);
+    expect(a.last()).toMatchObject({ updated: [], removed: [] });
+    expect(a.last().networkState?.networks[0]?.peers).toEqual([{ address: '10.0.0.4/24', underlayAddress: '127.0.0.1' }]);
+
+    // Steps before RUNNING show nowhere; RUNNING puts t2 among web's tasks for both nodes.
+    await putNetworkTask(h, 't2', 'node-b', '10.0.0.4/24', TaskState.TASK_STATE_PREPARING);
+    h.clock.advance(50);
+    await putNetworkTask(h, 't2', 'node-b', '10.0.0.4/24', TaskState.TASK_STATE_RUNNING);
+    const next = await nextMessage(h, a, 3);
+    expect(next.networkState?.services[0]?.tasks.map((t) => t.taskId)).toEqual(['t1', 't2']);
+    await waitFor('node-b’s new state', () => b.messages.length === 3);
+    expect(b.messages.slice(2).every((m) => m.updated.length === 0 && m.networkState !== undefined)).toBe(true);
   });
 });

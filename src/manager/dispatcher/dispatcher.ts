@@ -5,12 +5,13 @@
  * does not hold NOT_FOUND ("was removed from the cluster" / "is not part of the cluster").
  *
  * On the leader, between start() and stop() (its leader duties), node-sessions.ts serves the calls:
- * registration, the full assignment set then changes to it (assignment-tracker.ts), heartbeat
- * deadlines, status reports (task-status.ts), and the log broker (../logbroker) asks nodes for
- * their logs through those sessions and takes what they publish (log-publications.ts). On any other
- * manager leader-proxy.ts passes them on
- * to the leader, acting for the node; a call that was already forwarded once is refused
- * UNAVAILABLE with the leader's address instead (leader-hint.ts), never forwarded again.
+ * registration, the full assignment set then changes to it (assignment-tracker.ts), the node's
+ * network state whenever it changes (network-state.ts, network-states.ts), heartbeat deadlines,
+ * status reports (task-status.ts), and the log broker (../logbroker) asks nodes for their logs
+ * through those sessions and takes what they publish (log-publications.ts). On any other manager
+ * leader-proxy.ts passes them on to the leader, acting for the node; a call that was already
+ * forwarded once is refused UNAVAILABLE with the leader's address instead (leader-hint.ts), never
+ * forwarded again.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { DispatcherServer } from '../../../proto/gen/dispatcher.js';

@@ -69,6 +69,8 @@ describe('Dispatcher on a follower', () => {
     expect(s.last().updated.map((t) => t.meta?.id)).toEqual(['t1']);
     const node = () => c.store.view((tx) => tx.nodes.get('node-a'));
     expect(node()?.status).toMatchObject({ state: NodeState.NODE_STATE_READY, addr: '::1' });
+    // The network state passes through too, with the node's own address as its underlay.
+    expect(s.messages[0]?.networkState).toEqual({ underlayAddress: '::1', networks: [], services: [] });
 
     await putTask(c.store, 't2');
     c.clock.advance(10);

@@ -9,12 +9,20 @@
  * nothing the node acts on, none). A change of the manager list or the heartbeat period is sent to
  * every session as a message without task changes. A log subscription (the log broker's) goes out
  * at once, also as a message without task changes.
+ *
+ * Each session's first message also carries the node's whole network state (network-state.ts);
+ * after that, store events mark what they touch (network-states.ts) and one debounced recompute per
+ * batch sends a new state, again whole, to each node whose state differs from the one its session
+ * was last sent. A node's pending assignment changes go in the same message, and a message with
+ * assignment changes first brings the network states up to date, so a task never reaches its node
+ * before the networks it needs.
  */
 import * as grpc from '@grpc/grpc-js';
 import type {
   HeartbeatRequest,
   HeartbeatResponse,
   LogSubscription,
+  NetworkState,
   SessionMessage,
   SessionRequest,
   UpdateTaskStatusRequest,
@@ -30,6 +38,7 @@ import { movesAssignments } from './assignments.js';
 import { AssignmentTracker } from './assignment-tracker.js';
 import type { NodeCaller } from './caller.js';
 import { notLeaderStatus } from './leader-hint.js';
+import { NetworkStates } from './network-states.js';
 import { markNodeDown, registerNode, removedMessage, UnknownNodeError, unknownNode } from './node-records.js';
 import { updateWithRetry } from './store-retry.js';
 import { applyStatusReports } from './task-status.js';
@@ -61,6 +70,10 @@ interface NodeSession {
   registered: boolean;
   /** Send the next message even without task changes: the managers or the heartbeat period changed. */
   announce: boolean;
+  /** False until the first message (with the whole network state) is sent. */
+  started: boolean;
+  /** A new network state the next message carries. */
+  networkState: NetworkState | undefined;
   flush: TimerHandle | undefined;
 }
 
@@ -73,6 +86,8 @@ export class NodeSessions {
   private readonly deadlines = new Map<string, TimerHandle>();
   private managers: string[] = [];
   private managersCheck: TimerHandle | undefined;
+  private networkStates = new NetworkStates();
+  private networkFlush: TimerHandle | undefined;
 
   constructor(private readonly opts: NodeSessionsOptions) {}
 
@@ -85,6 +100,8 @@ export class NodeSessions {
     if (this.active) return;
     this.active = true;
     const { store } = this.opts;
+    this.networkStates = new NetworkStates();
+    store.view((tx) => this.networkStates.reset(tx));
     this.stopWatching = [store.watch((events) => this.onStoreEvents(events)), store.onRestore(() => this.onRestore())];
     this.managers = this.opts.managerAddresses();
     this.scheduleManagersCheck();
@@ -106,6 +123,8 @@ export class NodeSessions {
     this.stopWatching = [];
     this.managersCheck?.cancel();
     this.managersCheck = undefined;
+    this.networkFlush?.cancel();
+    this.networkFlush = undefined;
     for (const deadline of this.deadlines.values()) deadline.cancel();
     this.deadlines.clear();
     const sessions = [...this.sessions.values()];
@@ -128,12 +147,15 @@ export class NodeSessions {
       tracker: new AssignmentTracker(),
       registered: false,
       announce: false,
+      started: false,
+      networkState: undefined,
       flush: undefined,
     };
     // Replace any older session now, before the registration's await, so the old stream ending
     // meanwhile cannot mark the reconnecting node down.
     const previous = this.sessions.get(nodeId);
     if (previous) this.endCall(previous, { code: grpc.status.ABORTED, details: 'replaced by a newer session' });
+    this.networkStates.forget(nodeId);
     this.sessions.set(nodeId, session);
     this.armDeadline(nodeId);
     call.on('cancelled', () => this.onSessionGone(session));
@@ -212,6 +234,7 @@ export class NodeSessions {
   }
 
   private onStoreEvents(events: readonly StoreEvent[]): void {
+    if (this.networkStates.observe(events)) this.scheduleNetworkFlush();
     for (const event of events) {
       if (event.kind === 'task') {
         if (event.action === 'update' && !movesAssignments(event.old, event.object)) continue;
@@ -231,6 +254,8 @@ export class NodeSessions {
 
   /** The store was replaced wholesale: no event says what changed, so every node gets its full set again. */
   private onRestore(): void {
+    this.opts.store.view((tx) => this.networkStates.reset(tx));
+    this.scheduleNetworkFlush();
     for (const session of this.sessions.values()) {
       session.tracker.startOver();
       this.scheduleFlush(session);
@@ -260,10 +285,45 @@ export class NodeSessions {
     });
   }
 
-  /** Sends what changed for the node since its last message, if anything did (or an announcement is due). */
+  private scheduleNetworkFlush(): void {
+    if (this.networkFlush) return;
+    this.networkFlush = this.opts.clock.setTimer(this.opts.debounceMs, () => {
+      this.networkFlush = undefined;
+      if (this.active) this.flushNetworks();
+    });
+  }
+
+  /** Recomputes the network states store events may have changed, and sends those that did change. */
+  private flushNetworks(): void {
+    this.networkFlush?.cancel();
+    this.networkFlush = undefined;
+    const changed = this.opts.store.view((tx) => this.networkStates.changes(tx));
+    for (const [nodeId, state] of changed) {
+      const session = this.sessions.get(nodeId);
+      if (!session?.started) {
+        this.networkStates.forget(nodeId);
+        continue;
+      }
+      session.networkState = state;
+      this.send(session);
+    }
+  }
+
+  /**
+   * Sends what changed for the node since its last message, if anything did (or an announcement is
+   * due): its assignment changes and its new network state. The first message carries the whole
+   * assignment set and network state.
+   */
   private send(session: NodeSession): void {
-    const changes = this.opts.store.view((tx) => session.tracker.next(tx, session.nodeId));
-    if (!changes && !session.announce) return;
+    // Network states first, so that they travel with (or before) the assignments that need them.
+    if (this.networkFlush) this.flushNetworks();
+    const { changes, networkState } = this.opts.store.view((tx) => ({
+      changes: session.tracker.next(tx, session.nodeId),
+      networkState: session.started ? session.networkState : this.networkStates.first(tx, session.nodeId),
+    }));
+    session.started = true;
+    session.networkState = undefined;
+    if (!changes && !session.announce && !networkState) return;
     session.announce = false;
     // Built directly, not with fromPartial: that would deep-copy every task only to encode it.
     const message: SessionMessage = {
@@ -275,6 +335,7 @@ export class NodeSessions {
       updated: changes?.updated ?? [],
       removed: changes?.removed ?? [],
       logSubscriptions: [],
+      networkState,
     };
     session.call.write(message);
   }
@@ -321,6 +382,7 @@ export class NodeSessions {
     if (!this.isCurrent(session)) return;
     session.flush?.cancel();
     this.sessions.delete(session.nodeId);
+    this.networkStates.forget(session.nodeId);
     this.opts.logger.info({ nodeId: session.nodeId }, 'dispatcher: node session ended');
   }
 
@@ -337,6 +399,7 @@ export class NodeSessions {
     const session = this.sessions.get(nodeId);
     session?.flush?.cancel();
     this.sessions.delete(nodeId);
+    this.networkStates.forget(nodeId);
     this.deadlines.get(nodeId)?.cancel();
     this.deadlines.delete(nodeId);
   }
