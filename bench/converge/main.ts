@@ -21,7 +21,8 @@ import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ControlApi } from '../../cmd/cli/client.js';
+import { status } from '@grpc/grpc-js';
+import { ApiError, ControlApi } from '../../cmd/cli/client.js';
 import { ServiceSpec, TaskState, UpdateState, type Task } from '../../proto/gen/objects.js';
 import { LocalCluster } from '../../test/support/local-cluster.js';
 import { round } from '../runtime/stats.js';
@@ -107,14 +108,25 @@ async function oneRun(api: ControlApi, image: string, replicas: number, run: num
 
   // Gone before the next run starts, so that runs do not overlap on the worker.
   await api.removeService(id);
-  await until(api, id, performance.now(), (tasks) => tasks.every((t) => (t.status?.state ?? 0) > TaskState.TASK_STATE_RUNNING || t.status?.state === undefined));
+  await allStopped(api, id);
   return { convergeSeconds: round(convergeSeconds, 3), updateSeconds: round(updateSeconds, 3) };
+}
+
+/** Waits until every task of a removed service has stopped, or the managers have deleted them all. */
+async function allStopped(api: ControlApi, serviceId: string): Promise<void> {
+  try {
+    await until(api, serviceId, performance.now(), (tasks) => tasks.every((t) => (t.status?.state ?? 0) > TaskState.TASK_STATE_RUNNING));
+  } catch (err) {
+    // The service's id names nothing any more once its last task is deleted.
+    if (!(err instanceof ApiError && err.code === status.NOT_FOUND)) throw err;
+  }
 }
 
 async function warmUp(api: ControlApi, image: string): Promise<void> {
   const service = await api.createService(serviceSpec('converge-warmup', image, 1, 0));
   await until(api, service.meta!.id, performance.now(), (tasks) => runningWith(tasks, 'BENCH_ROUND=0') === 1);
   await api.removeService(service.meta!.id);
+  await allStopped(api, service.meta!.id);
 }
 
 const median = (xs: number[]): number => {

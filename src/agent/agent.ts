@@ -3,7 +3,9 @@
  * certificate renewed (renewal.ts) and a session with the managers over mutual TLS (session.ts),
  * turns the assignments it receives into task controllers (assignments.ts, task-controller.ts) that run tasks through the
  * executor, reports their status in batches (status-reporter.ts), answers the log subscriptions
- * its session carries (log-publisher.ts), and saves what it knows in its state directory (state.ts).
+ * its session carries (log-publisher.ts), wires its containers into overlay networks from the
+ * NetworkState its session carries (network/, with an executor that has network namespaces), and
+ * saves what it knows in its state directory (state.ts).
  *
  * A restarted agent resumes from that state before any manager is heard from: each saved task's
  * controller re-attaches to what the executor still runs, and the managers are told what they may
@@ -25,6 +27,7 @@ import { obtainNodeCredentials } from './credentials.js';
 import type { Executor } from './executor.js';
 import type { NodeCredentials } from '../manager/ca/node-credentials.js';
 import { LogPublisher } from './log-publisher.js';
+import { NetworkAgent } from './network/network-agent.js';
 import { hostDescription } from './node-description.js';
 import { CertificateRenewer } from './renewal.js';
 import { AgentSession } from './session.js';
@@ -97,7 +100,13 @@ export class Agent {
   private readonly logs: LogPublisher;
   private readonly stateDir: string;
 
-  private constructor(opts: AgentOptions, saved: AgentState, credentials: NodeCredentials) {
+  private constructor(
+    opts: AgentOptions,
+    saved: AgentState,
+    credentials: NodeCredentials,
+    /** Only with an executor that takes it (useNetworking). */
+    private readonly network: NetworkAgent | undefined,
+  ) {
     this.stateDir = opts.stateDir;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const clock = opts.clock ?? systemClock;
@@ -169,6 +178,8 @@ export class Agent {
         void this.onRemoved(message);
       },
     });
+    // Before any controller runs: a resumed task's container is adopted by the networking.
+    if (network) opts.executor.useNetworking?.(network);
     this.tasks.resume(saved.tasks);
   }
 
@@ -182,7 +193,10 @@ export class Agent {
     const saved = loadAgentState(opts.stateDir);
     const logger = opts.logger ?? silentLogger;
     const credentials = await obtainNodeCredentials({ stateDir: opts.stateDir, managers: [...opts.managers, ...saved.managers], joinToken: opts.joinToken, logger });
-    const agent = new Agent(opts, saved, credentials);
+    const network = opts.executor.useNetworking
+      ? await NetworkAgent.start({ nodeId: credentials.nodeId, stateDir: opts.stateDir, clock: opts.clock, logger })
+      : undefined;
+    const agent = new Agent(opts, saved, credentials, network);
     logger.info({ stateDir: opts.stateDir, nodeId: credentials.nodeId, tasks: saved.tasks.length }, 'agent: starting');
     agent.session.start();
     agent.renewer.start();
@@ -214,6 +228,7 @@ export class Agent {
     this.reporter.offline();
     this.logs.stopAll();
     this.tasks.detach();
+    await this.network?.close();
     await this.writer.close();
     this.logger.info({ nodeId: this.session.nodeId }, 'agent: stopped; tasks left running');
     this.resolveDone({ kind: 'stopped' });
@@ -224,6 +239,7 @@ export class Agent {
     else this.tasks.applyChanges(msg.updated, msg.removed);
     this.resendMissed(msg.updated);
     for (const subscription of msg.logSubscriptions) this.logs.handle(subscription);
+    if (msg.networkState) this.network?.apply(msg.networkState);
     // The manager list may be new: worth saving.
     this.writer.changed();
   }
@@ -251,6 +267,8 @@ export class Agent {
     this.renewer.stop();
     this.reporter.offline();
     await this.tasks.removeAll();
+    await this.network?.removeAll().catch((err: unknown) => this.logger.warn({ err }, 'agent: could not remove the node’s networks'));
+    await this.network?.close();
     this.forgotten = true;
     this.writer.changed();
     await this.writer.close();

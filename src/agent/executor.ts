@@ -16,6 +16,7 @@
  */
 import type { HealthState, Task } from '../../proto/gen/objects.js';
 import type { LogEntry, LogReadOptions } from '../runtime/container/logs.js';
+import type { ContainerNetworking } from './network/container-networking.js';
 import { DEFAULT_STOP_GRACE_PERIOD_MS } from '../manager/controlapi/spec-defaults.js';
 
 /** How a task's main process ended. */
@@ -97,6 +98,13 @@ export interface Executor {
    * without a log.
    */
   logs(task: Task, options: TaskLogOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
+
+  /**
+   * Only an executor whose tasks have network namespaces of their own (the runtime executor) has
+   * it: the agent then runs its networking (network/) and hands it over before any task is
+   * started. Without it the agent ignores the managers' NetworkState.
+   */
+  useNetworking?(networking: ContainerNetworking): void;
 }
 
 /** The stop grace period of the task's spec; docker's default when the spec leaves it at 0. */

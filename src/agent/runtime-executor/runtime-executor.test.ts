@@ -24,6 +24,7 @@ import { LocalRegistry } from '../../runtime/image/testing/local-registry.js';
 import { pushBlob, pushManifest } from '../../runtime/image/testing/push.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { REPO_ROOT } from '../../../test/support/daemon-process.js';
+import type { ContainerNetworking } from '../network/container-networking.js';
 import { exitError, TaskController } from '../task-controller.js';
 import { RuntimeExecutor, type RuntimeExecutorOptions } from './runtime-executor.js';
 
@@ -305,5 +306,52 @@ describe('RuntimeExecutor', () => {
     await expect(executor.prepare(t)).rejects.toMatchObject({ message: `image not found: ${registry.host}/busybox:nope` });
     expect(existsSync(join(options.stateDir, t.meta!.id))).toBe(false);
     expect(await executor.inspect(t.meta!.id)).toBeUndefined();
+  });
+
+  it('puts a task on its networks between create and start, with the DNS relay and a read-only resolv.conf; deletes a container that cannot be', async () => {
+    const calls: string[] = [];
+    let refuse = false;
+    // A fake of the agent's networking: it records what it is asked and sees the container still waiting for start.
+    const fakeNetworking: ContainerNetworking = {
+      dnsSocket: join(work, 'fake-dns.sock'),
+      connect: async (c) => {
+        const state = await RuntimeContainer.attach(c.taskId, { runtimePath, root: options.runtimeRoot })!.state();
+        calls.push(`connect ${c.netns} ${c.networks.map((n) => `${n.networkId}=${n.address}`).join(' ')} ${state.status}`);
+        if (refuse) throw new Error('network net1 not set up on this node after 30 s');
+      },
+      adopt: (c) => void calls.push(`adopt ${c.taskId}`),
+      disconnect: async (c) => void calls.push(`disconnect ${c.netns}`),
+    };
+    const networked = new RuntimeExecutor(options);
+    networked.useNetworking(fakeNetworking);
+    const onNetworks = (args: string[]): Task => {
+      const t = task({ args });
+      t.networks = [{ networkId: 'net1', address: '10.9.0.5/24', aliases: [] }, { networkId: 'net2', address: '10.8.0.5/24', aliases: [] }];
+      return t;
+    };
+
+    const t = onNetworks(['sleep', '60']);
+    await networked.prepare(t);
+    await networked.start(t);
+    const { pid } = (await networked.inspect(t.meta!.id))!;
+    const netns = `/proc/${pid}/ns/net`;
+    expect(calls).toEqual([`connect ${netns} net1=10.9.0.5/24 net2=10.8.0.5/24 created`, `adopt ${t.meta!.id}`]);
+    const container = RuntimeContainer.attach(t.meta!.id, { runtimePath, root: options.runtimeRoot })!;
+    expect((await container.state()).annotations?.['org.shoal.dns.relay']).toBe(fakeNetworking.dnsSocket);
+    expect((await container.exec(['cat', '/etc/resolv.conf'])).stdout).toBe('nameserver 127.0.0.11\noptions ndots:0\n');
+    expect((await container.exec(['sh', '-c', 'echo x > /etc/resolv.conf'])).exitCode).not.toBe(0);
+    await networked.shutdown(t, 1_000);
+    await networked.remove(t);
+    expect(calls.at(-1)).toBe(`disconnect ${netns}`);
+
+    refuse = true;
+    const late = onNetworks(['sleep', '60']);
+    await networked.prepare(late);
+    await expect(networked.start(late)).rejects.toThrow('network net1 not set up on this node after 30 s');
+    expect(RuntimeContainer.attach(late.meta!.id, { runtimePath, root: options.runtimeRoot })).toBeUndefined();
+    expect(await networked.inspect(late.meta!.id)).toEqual({ running: false });
+
+    // Without networking, a task on networks is refused before anything is pulled or made.
+    await expect(executor.prepare(onNetworks(['true']))).rejects.toThrow(/on overlay networks, but this worker has no network agent/);
   });
 });

@@ -8,18 +8,22 @@
  *   with the layers it uses in the task's record, `<stateDir>/<task id>/task.json`.
  * - start: `shoal-runtime run --detach` of that spec, the bundle being the task's directory (its
  *   rootfs mount point, overlay upper and work, and log live there too); the healthcheck, if any,
- *   runs in a HealthMonitor through `shoal-runtime exec`.
+ *   runs in a HealthMonitor through `shoal-runtime exec`. A task on overlay networks is created
+ *   first (its init waits for `start`), put on its networks through the agent's
+ *   `ContainerNetworking` (interfaces in its namespace, VIPs), and only then started; its spec has
+ *   the DNS relay and a read-only /etc/resolv.conf (task-networks.ts).
  * - wait, inspect: the runtime's files under its state root (the exit record carries the exit
  *   code and whether the OOM killer struck). A restarted worker finds its containers there, since
  *   their supervisors outlive it; a new HealthMonitor (STARTING) takes up a running container's
  *   healthcheck.
  * - shutdown: SIGTERM to the supervisor, which sends the stop signal and SIGKILLs after the stop
  *   timeout; we SIGKILL ourselves once the grace period asked for has passed.
- * - remove: `delete --force` (state and cgroup), then the task's directory.
+ * - remove: the task's interfaces leave their sandboxes, then `delete --force` (state and
+ *   cgroup), then the task's directory.
  *
  * The image store's gc spares every layer a task record names (`layersInUse`, its inUse hook).
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HealthState, type Task } from '../../../proto/gen/objects.js';
@@ -31,8 +35,10 @@ import { HealthMonitor, probeWithRuntime, resolveHealthCheck, type HealthCheck, 
 import { ImageStore } from '../../runtime/image/image-store.js';
 import type { RegistryClient } from '../../runtime/image/registry-client.js';
 import type { Executor, PrepareProgress, TaskExit, TaskInspection, TaskLogOptions } from '../executor.js';
+import type { ContainerAddress, ContainerNetworking, NetworkedContainer } from '../network/container-networking.js';
 import { taskContainer, type ContainerSettings, type TaskPaths } from './container-spec.js';
 import { ImagePuller } from './image-puller.js';
+import { RESOLV_CONF, RESOLV_CONF_FILE, taskAddresses, withTaskDns } from './task-networks.js';
 
 export const DEFAULT_LOG_MAX_SIZE_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_LOG_MAX_FILES = 3;
@@ -66,6 +72,8 @@ interface TaskRecord {
   image: { reference: string; id: string; diffIds: string[] };
   spec: ContainerSpec;
   healthcheck?: HealthCheck;
+  /** Task.networks as prepared: the container's interfaces, eth0 first. */
+  networks?: ContainerAddress[];
 }
 
 const RECORD = 'task.json';
@@ -88,6 +96,7 @@ export class RuntimeExecutor implements Executor {
   private readonly clock: Clock;
   private readonly records = new Map<string, TaskRecord>();
   private readonly monitors = new Map<string, HealthMonitor>();
+  private networking: ContainerNetworking | undefined;
 
   constructor(private readonly opts: RuntimeExecutorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -101,14 +110,24 @@ export class RuntimeExecutor implements Executor {
     };
   }
 
+  /** The agent's networking, which tasks on overlay networks need; the agent gives it before any task. */
+  useNetworking(networking: ContainerNetworking): void {
+    this.networking = networking;
+  }
+
   async prepare(task: Task, progress?: PrepareProgress): Promise<void> {
     const id = taskIdOf(task);
     const paths = this.pathsOf(id);
     if (await this.readRecord(id)) return;
     const reference = task.spec?.container?.image ?? '';
     if (reference === '') throw new Error('the task names no image');
+    const networks = taskAddresses(task);
+    if (networks.length > 0 && !this.networking) throw new Error('the task is on overlay networks, but this worker has no network agent');
     const image = await this.puller.get(reference, progress);
-    const { spec, healthcheck } = taskContainer(task, { layerDirs: image.layerDirs, defaults: image.config }, paths, this.settings);
+    const built = taskContainer(task, { layerDirs: image.layerDirs, defaults: image.config }, paths, this.settings);
+    const { healthcheck } = built;
+    const resolvConf = join(paths.dir, RESOLV_CONF_FILE);
+    const spec = networks.length > 0 ? withTaskDns(built.spec, this.networking!.dnsSocket, resolvConf) : built.spec;
     const problems = containerSpecProblems(spec);
     if (problems.length > 0) throw new Error(`invalid container: ${problems.join('; ')}`);
     if (healthcheck) resolveHealthCheck(healthcheck); // throws on a malformed test
@@ -117,8 +136,10 @@ export class RuntimeExecutor implements Executor {
       image: { reference, id: image.id, diffIds: image.layerDirs.map(diffIdOfLayerDir) },
       spec,
       ...(healthcheck ? { healthcheck } : {}),
+      ...(networks.length > 0 ? { networks } : {}),
     };
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+    if (networks.length > 0) await writeFile(resolvConf, RESOLV_CONF, { mode: 0o644 });
     await writeFileAtomic(join(paths.dir, RECORD), JSON.stringify(record));
     this.records.set(id, record);
   }
@@ -130,13 +151,41 @@ export class RuntimeExecutor implements Executor {
     const existing = this.attach(id);
     if (existing) {
       // Left as it is, unless an interrupted start left it created but not started.
-      if (!existing.exit() && (await existing.state()).status === 'created') await existing.start();
+      if (!existing.exit() && (await existing.state()).status === 'created') {
+        await this.connect(record, existing);
+        await existing.start();
+      }
     } else {
       // The runtime makes its root's last directory only.
       await mkdir(this.runtime.root, { recursive: true, mode: 0o700 });
-      await RuntimeContainer.run(id, this.pathsOf(id).dir, record.spec, this.runtime);
+      if (record.networks?.length) {
+        // Its init waits before exec until `start`: the program starts on its networks.
+        const container = await RuntimeContainer.create(id, this.pathsOf(id).dir, record.spec, this.runtime);
+        await this.connect(record, container);
+        await container.start();
+      } else {
+        await RuntimeContainer.run(id, this.pathsOf(id).dir, record.spec, this.runtime);
+      }
     }
     this.watchHealth(record);
+  }
+
+  /** Puts a created container on its networks; one that cannot be is deleted, so nothing claims to run. */
+  private async connect(record: TaskRecord, container: RuntimeContainer): Promise<void> {
+    const networked = this.networked(record, container);
+    if (!networked) return;
+    try {
+      await this.networking!.connect(networked);
+    } catch (err) {
+      await container.delete({ force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private networked(record: TaskRecord, container: RuntimeContainer): NetworkedContainer | undefined {
+    if (!record.networks?.length) return undefined;
+    if (!this.networking) throw new Error('the task is on overlay networks, but this worker has no network agent');
+    return { taskId: record.taskId, netns: `/proc/${container.initPid}/ns/net`, networks: record.networks };
   }
 
   async wait(task: Task, signal?: AbortSignal): Promise<TaskExit> {
@@ -171,8 +220,12 @@ export class RuntimeExecutor implements Executor {
   async remove(task: Task): Promise<void> {
     const id = taskIdOf(task);
     this.stopHealth(id);
+    const container = this.attach(id);
+    const record = await this.readRecord(id);
+    const networked = container && record && this.networking ? this.networked(record, container) : undefined;
+    if (networked) await this.networking!.disconnect(networked);
     // The task should be stopped first; whatever still runs is killed rather than leaked.
-    await this.attach(id)?.delete({ force: true });
+    await container?.delete({ force: true });
     await rm(this.pathsOf(id).dir, { recursive: true, force: true });
     this.records.delete(id);
   }
@@ -204,7 +257,12 @@ export class RuntimeExecutor implements Executor {
     const exit = container.exit();
     if (exit) return { running: false, pid, exitCode: exit.exitCode, ...(exit.oomKilled ? { oomKilled: true } : {}) };
     if (container.supervisorAlive()) {
-      if (record) this.watchHealth(record);
+      if (record) {
+        this.watchHealth(record);
+        // Found running by a new agent: its networking knows it again (DNS, VIP updates).
+        const networked = this.networking ? this.networked(record, container) : undefined;
+        if (networked) this.networking!.adopt(networked);
+      }
       return { running: true, pid };
     }
     // It may have recorded its exit between the two looks.

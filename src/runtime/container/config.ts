@@ -26,6 +26,15 @@ export interface LogSettings {
   maxFiles?: number;
 }
 
+/** A file or directory of the host bound into the container (Docker's `--mount type=bind`). */
+export interface BindMount {
+  /** Absolute path on the host; it must exist when the container is created. */
+  source: string;
+  /** Absolute path inside the container; made (empty) if the image lacks it. */
+  destination: string;
+  readOnly?: boolean;
+}
+
 /** A resource limit by Docker's name (`nofile`, `nproc`, ...); -1 means unlimited. */
 export interface Ulimit {
   name: string;
@@ -58,6 +67,13 @@ export interface ContainerSpec {
    * host's network, no isolation.
    */
   network?: 'none' | 'host' | { join: string };
+  /**
+   * The agent's DNS resolver socket: the supervisor relays the container's queries to
+   * 127.0.0.11:53 there (`org.shoal.dns.relay`); needs a network namespace ('none' or joined).
+   */
+  dnsRelay?: string;
+  /** Bind mounts, after Docker's default mounts (e.g. the container's /etc/resolv.conf). */
+  mounts?: BindMount[];
   /** What a stop sends first: a name (`TERM`, `SIGUSR1`) or number; SIGTERM by default. */
   stopSignal?: number | string;
   /** Seconds between the stop signal and SIGKILL; 10 by default, as Docker. */
@@ -140,6 +156,13 @@ export function containerSpecProblems(spec: ContainerSpec): string[] {
   else if (spec.network !== undefined && spec.network !== 'none' && spec.network !== 'host') {
     bad('network', `must be 'none', 'host' or { join: path }, not ${JSON.stringify(spec.network)}`);
   }
+  absolute('dnsRelay', spec.dnsRelay);
+  if (spec.dnsRelay !== undefined && spec.network === 'host') bad('dnsRelay', "needs a network namespace of the container's own, not the host's");
+  (spec.mounts ?? []).forEach((m, i) => {
+    absolute(`mounts[${i}].source`, m.source);
+    absolute(`mounts[${i}].destination`, m.destination);
+    if (m.destination.split('/').includes('..')) bad(`mounts[${i}].destination`, `may not contain '..': ${JSON.stringify(m.destination)}`);
+  });
   if (spec.stopSignal !== undefined && signalNumber(spec.stopSignal) === undefined) bad('stopSignal', `unknown signal ${JSON.stringify(spec.stopSignal)}`);
   integer('stopTimeoutSeconds', spec.stopTimeoutSeconds, 0);
 

@@ -103,6 +103,18 @@ describe('buildOciConfig', () => {
     });
   });
 
+  it('binds mounts after the defaults and names the DNS relay in an annotation', () => {
+    const config = buildOciConfig({
+      ...base,
+      dnsRelay: '/var/lib/shoal/dns.sock',
+      mounts: [{ source: '/var/lib/shoal/c/1/resolv.conf', destination: '/etc/resolv.conf', readOnly: true }],
+    });
+    expect(config.mounts.at(-1)).toEqual({ destination: '/etc/resolv.conf', type: 'bind', source: '/var/lib/shoal/c/1/resolv.conf', options: ['rbind', 'nosuid', 'nodev', 'ro'] });
+    expect(config.annotations?.['org.shoal.dns.relay']).toBe('/var/lib/shoal/dns.sock');
+    expect(() => buildOciConfig({ ...base, network: 'host', dnsRelay: '/s' })).toThrow(/dnsRelay: needs a network namespace/);
+    expect(() => buildOciConfig({ ...base, mounts: [{ source: 'rel', destination: '/a/../b' }] })).toThrow(/mounts\[0\]\.source[^]*mounts\[0\]\.destination: may not contain/);
+  });
+
   it('follows Docker for swap: unlimited as -1, or the total given', () => {
     expect(buildOciConfig({ ...base, memoryBytes: 8 << 20, memorySwapBytes: -1 }).linux.resources?.memory).toEqual({ limit: 8 << 20, swap: -1 });
     expect(buildOciConfig({ ...base, memoryBytes: 8 << 20, memorySwapBytes: 8 << 20 }).linux.resources?.memory).toEqual({ limit: 8 << 20, swap: 8 << 20 });

@@ -1,7 +1,8 @@
 /**
  * A ContainerSpec as an OCI runtime config.json, with Docker's defaults: its capability set, mounts,
- * masked and read-only paths, namespaces and (our own) default seccomp profile. shoal's settings the
- * OCI spec has no field for (log, stop signal and timeout, overlay layers) ride in annotations, as
+ * masked and read-only paths, namespaces and (our own) default seccomp profile; bind mounts after
+ * those. shoal's settings the OCI spec has no field for (log, stop signal and timeout, overlay
+ * layers, the DNS relay's socket) ride in annotations, as
  * the runtime reads them (see src/runtime/shim/spec.h).
  */
 import { checkContainerSpec, type ContainerSpec } from '../config.js';
@@ -24,6 +25,7 @@ export const ANNOTATIONS = {
   rootfsLower: 'org.shoal.rootfs.lower',
   rootfsUpper: 'org.shoal.rootfs.upper',
   rootfsWork: 'org.shoal.rootfs.work',
+  dnsRelay: 'org.shoal.dns.relay',
 } as const;
 
 /** The CFS period Docker's --cpus is applied over, in microseconds. */
@@ -49,7 +51,10 @@ export function buildOciConfig(spec: ContainerSpec, options: BuildOptions = {}):
     ociVersion: OCI_VERSION,
     process: buildProcess(spec, options),
     root: spec.readOnlyRootfs ? { path: spec.rootfs, readonly: true } : { path: spec.rootfs },
-    mounts: DEFAULT_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })),
+    mounts: [
+      ...DEFAULT_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })),
+      ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: 'bind', source: m.source, options: ['rbind', 'nosuid', 'nodev', ...(m.readOnly ? ['ro'] : [])] })),
+    ],
     linux: buildLinux(spec, options),
   };
   if (spec.hostname !== undefined) config.hostname = spec.hostname;
@@ -157,6 +162,7 @@ function buildAnnotations(spec: ContainerSpec): Record<string, string> {
   }
   if (spec.stopSignal !== undefined) annotations[ANNOTATIONS.stopSignal] = String(signalNumber(spec.stopSignal));
   if (spec.stopTimeoutSeconds !== undefined) annotations[ANNOTATIONS.stopTimeout] = String(spec.stopTimeoutSeconds);
+  if (spec.dnsRelay !== undefined) annotations[ANNOTATIONS.dnsRelay] = spec.dnsRelay;
   if (spec.overlay) {
     annotations[ANNOTATIONS.rootfsLower] = spec.overlay.lower.join(':');
     annotations[ANNOTATIONS.rootfsUpper] = spec.overlay.upper;

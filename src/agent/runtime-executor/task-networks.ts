@@ -1,0 +1,26 @@
+/**
+ * A task on overlay networks as its container needs it: DNS through the agent's resolver (the
+ * supervisor's relay on 127.0.0.11, `org.shoal.dns.relay`) and a read-only /etc/resolv.conf that
+ * points there, bound from the task's directory. `ndots:0` makes a bare service name (`web`) a
+ * single query instead of a walk through search domains that the resolver would refuse anyway.
+ */
+import type { Task } from '../../../proto/gen/objects.js';
+import type { ContainerSpec } from '../../runtime/container/index.js';
+import type { ContainerAddress } from '../network/container-networking.js';
+
+export const RESOLV_CONF = 'nameserver 127.0.0.11\noptions ndots:0\n';
+export const RESOLV_CONF_FILE = 'resolv.conf';
+
+/** Task.networks in order (the first is eth0). */
+export function taskAddresses(task: Task): ContainerAddress[] {
+  return task.networks.map((n) => ({ networkId: n.networkId, address: n.address }));
+}
+
+/** The container spec with the DNS relay and the bound resolv.conf. */
+export function withTaskDns(spec: ContainerSpec, dnsSocket: string, resolvConfPath: string): ContainerSpec {
+  return {
+    ...spec,
+    dnsRelay: dnsSocket,
+    mounts: [...(spec.mounts ?? []), { source: resolvConfPath, destination: '/etc/resolv.conf', readOnly: true }],
+  };
+}
