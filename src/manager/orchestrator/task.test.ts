@@ -43,6 +43,16 @@ describe('isDirty', () => {
     expect(isDirty(makeTask(), changed as typeof service)).toBe(true);
   });
 
+  it('is dirty when the endpoint it was allocated for differs from the service\'s, as published ports', () => {
+    const endpoint = { mode: 0, ports: [{ protocol: 0, targetPort: 80, publishedPort: 8080, publishMode: 0 }] };
+    const published = { ...bumped, spec: { ...bumped.spec!, endpoint } } as typeof service;
+    expect(isDirty(makeTask(), published)).toBe(true);
+    expect(isDirty({ ...makeTask(), endpoint: { spec: endpoint, ports: [], virtualIps: [] } }, published)).toBe(false);
+    // No endpoint and the default one (VIP, no ports) are the same.
+    const explicitDefault = { ...bumped, spec: { ...bumped.spec!, endpoint: { mode: 0, ports: [] } } } as typeof service;
+    expect(isDirty(makeTask(), explicitDefault)).toBe(false);
+  });
+
   it('decides once per spec version', () => {
     const check = new DirtyCheck(changed as typeof service);
     const a = makeTask();

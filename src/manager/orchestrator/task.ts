@@ -4,6 +4,7 @@
  * written as copies.
  */
 import {
+  EndpointSpec,
   HealthState,
   TaskSpec,
   TaskState,
@@ -151,12 +152,15 @@ export function newest(tasks: readonly Task[]): Task | undefined {
 /**
  * Decides whether tasks differ from their service's current spec. A task is dirty when it was made
  * from another spec version AND its task spec actually differs (a scale or a rename bumps the
- * version without touching tasks). Tasks of one spec version share their spec, so the comparison
- * is made once per version, not once per task.
+ * version without touching tasks), or, as in Docker Swarm, when the endpoint it was allocated for
+ * differs from the service's (published ports added or removed change which networks a task must
+ * join). Tasks of one spec version share their spec, so that comparison is made once per version;
+ * the endpoint, a few bytes, once per task.
  */
 export class DirtyCheck {
   private readonly byVersion = new Map<number, boolean>();
   private current: Uint8Array | undefined;
+  private currentEndpoint: Uint8Array | undefined;
 
   constructor(private readonly service: Service) {}
 
@@ -168,7 +172,9 @@ export class DirtyCheck {
       dirty = !bytesEqual(encodeSpec(task.spec), this.current);
       this.byVersion.set(task.specVersion, dirty);
     }
-    return dirty;
+    if (dirty) return true;
+    this.currentEndpoint ??= encodeEndpointSpec(this.service.spec?.endpoint);
+    return !bytesEqual(encodeEndpointSpec(task.endpoint?.spec), this.currentEndpoint);
   }
 }
 
@@ -179,6 +185,11 @@ export function isDirty(task: Task, service: Service): boolean {
 
 function encodeSpec(spec: TaskSpec | undefined): Uint8Array {
   return TaskSpec.encode(spec ?? TaskSpec.fromPartial({})).finish();
+}
+
+/** No endpoint, and the default one (VIP mode, no ports), encode alike: both are empty. */
+function encodeEndpointSpec(spec: EndpointSpec | undefined): Uint8Array {
+  return EndpointSpec.encode(spec ?? EndpointSpec.fromPartial({})).finish();
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
