@@ -265,7 +265,7 @@ check_prerequisites() {
   [ -f "$shoal_js" ] || die "$shoal_js not found: npm run build"
   [ -x "$runtime_bin" ] || die "$runtime_bin not found: bash src/runtime/shim/build.sh"
   local tool
-  for tool in ip nsenter unshare setsid jq curl; do
+  for tool in ip nsenter unshare setsid jq curl openssl; do
     command -v "$tool" >/dev/null || die "$tool not found"
   done
 }
@@ -393,6 +393,10 @@ cmd_down() {
       "$runtime_bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
     done
   done
+  # The workers' overlay network sandboxes outlive them, as their containers do.
+  for n in $(worker_nodes); do
+    for ns in $(worker_sandboxes "$n"); do ip netns delete "$ns" 2>/dev/null || true; done
+  done
   # Whatever still runs in the namespaces (nothing should).
   for ns in $(cluster_netns); do
     ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
@@ -424,6 +428,17 @@ stop_daemon_quickly() { # node: TERM, then KILL after 5 s
   done
   kill -KILL "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+# The network namespaces a worker's agent made for overlay networks (src/agent/network names them
+# shoal-<first 8 characters of its node id>-...); the node id is its certificate's common name.
+worker_sandboxes() { # node
+  local cert id
+  cert=$(node_dir "$1")/state/node-credentials.pem
+  [ -f "$cert" ] || return 0
+  id=$(openssl x509 -in "$cert" -noout -subject -nameopt multiline 2>/dev/null | awk '$1 == "commonName" { print $3 }')
+  [ -n "$id" ] || return 0
+  ip netns list | awk '{ print $1 }' | grep -E "^shoal-${id:0:8}-" || true
 }
 
 # This cluster's network namespaces (not those of another cluster whose name starts like this one's).
