@@ -43,6 +43,14 @@ run shoal service ps demo_web
 say "Where the replicas run: spread over the workers"
 shoal service ps demo_web --filter desired-state=running | awk 'NR > 1 { n[$4]++ } END { for (node in n) printf "  %s: %d replicas\n", node, n[node] }'
 
+say "Port 8080 is published on every node, and balanced over the replicas wherever they run"
+for node in w1 w2 w1 w2; do
+  addr=$(deploy/local-cluster.sh status | awk -v n="$node" '$1 == n { print $3 }')
+  printf '$ curl http://%s:8080/    ' "$addr"
+  # From the first manager's namespace: the request crosses the cluster's own bridge, nothing else.
+  ip netns exec shoal-m1 curl -s -m 5 "http://$addr:8080/" || echo "(no answer)"
+done
+
 say "Rolling update to VERSION=2: 2 at a time, start-first, each new replica must turn healthy"
 run shoal service update --env-add VERSION=2 demo_web
 run shoal service ps demo_web
@@ -58,6 +66,7 @@ $(printf '\033[1m== The cluster is running. Try:\033[0m')
   shoal service ls
   shoal service ps demo_web
   shoal service logs -f demo_web                # ^C to stop
+  ip netns exec shoal-m1 curl http://10.213.0.102:8080/   # the published port, from a node
   shoal service scale demo_web=8
   shoal node update --availability drain w1    # and watch the tasks move to w2
   shoal service rollback demo_web
