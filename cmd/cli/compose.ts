@@ -25,7 +25,7 @@ import {
   type UpdateConfig,
 } from '../../proto/gen/objects.js';
 import { DEFAULT_RESTART_POLICY, DEFAULT_UPDATE_CONFIG } from '../../src/manager/controlapi/spec-defaults.js';
-import { AddressError, parseSubnet } from '../../src/manager/allocator/ipv4.js';
+import { AddressError, parseSubnet } from '../../src/common/ipv4.js';
 import { InvalidSpecError, validateServiceSpec } from '../../src/manager/controlapi/validate-spec.js';
 import { interpolateTree, InterpolationError } from './compose-interpolate.js';
 import { CliError } from './errors.js';

@@ -1,6 +1,6 @@
 /** `shoal network ...`: create, inspect, ls, rm overlay networks, as `docker network` does in a swarm. */
 import { Network, type NetworkSpec } from '../../proto/gen/objects.js';
-import { AddressError, parseSubnet } from '../../src/manager/allocator/ipv4.js';
+import { AddressError, parseSubnet } from '../../src/common/ipv4.js';
 import type { ControlApi } from './client.js';
 import { forEachArg, type Command, type CommandGroup } from './command.js';
 import { UsageError } from './errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress, parseSubnet } from './ipv4.js';
+import { formatAddress, parseAddress, parseSubnet } from '../../common/ipv4.js';
 import { NetworkAddresses } from './network-addresses.js';
 import { RangeAllocator } from './range-allocator.js';
 import { SubnetPool } from './subnet-pool.js';

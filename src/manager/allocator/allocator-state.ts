@@ -7,7 +7,7 @@
  */
 import type { Network } from '../../../proto/gen/objects.js';
 import { AllocationError } from './allocation-error.js';
-import { AddressError } from './ipv4.js';
+import { AddressError } from '../../common/ipv4.js';
 import { NetworkAddresses } from './network-addresses.js';
 import { PortTable } from './port-table.js';
 import { RangeAllocator } from './range-allocator.js';

@@ -3,7 +3,7 @@
  * the bridge of the network's sandbox holds it); the rest go to nodes, tasks and service VIPs.
  * The network and broadcast addresses are never handed out.
  */
-import { AddressError, contains, formatAddress, parseAddress, parseSubnet, subnetSize, type Subnet } from './ipv4.js';
+import { AddressError, contains, formatAddress, parseAddress, parseSubnet, subnetSize, type Subnet } from '../../common/ipv4.js';
 import { RangeAllocator } from './range-allocator.js';
 
 export class NetworkAddresses {

@@ -3,7 +3,7 @@
  * into subnets of one size (Docker Swarm's default: 10.0.0.0/8 in /24s). Subnets given
  * explicitly are reserved here too, so that no two networks ever overlap, whoever chose them.
  */
-import { AddressError, formatSubnet, overlaps, parseSubnet, subnetSize, type Subnet } from './ipv4.js';
+import { AddressError, formatSubnet, overlaps, parseSubnet, subnetSize, type Subnet } from '../../common/ipv4.js';
 
 export const DEFAULT_ADDRESS_POOL = '10.0.0.0/8';
 export const DEFAULT_SUBNET_SIZE = 24;

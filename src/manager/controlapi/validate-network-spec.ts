@@ -4,7 +4,7 @@
  * store and are checked when the network is allocated.
  */
 import { NetworkSpec } from '../../../proto/gen/objects.js';
-import { AddressError, formatSubnet, parseSubnet } from '../allocator/ipv4.js';
+import { AddressError, formatSubnet, parseSubnet } from '../../common/ipv4.js';
 import { InvalidSpecError } from './invalid-spec-error.js';
 import { checkLabels } from './spec-checks.js';
 

@@ -19,7 +19,7 @@
  * `setPorts` turns on as Docker does. Nothing here is kept in memory: every call reads or
  * rewrites the kernel's state, and writing the same ports again changes nothing.
  */
-import { formatAddress, parseSubnet } from '../../manager/allocator/ipv4.js';
+import { formatAddress, parseSubnet } from '../../common/ipv4.js';
 import { runCommand } from '../overlay/command.js';
 import { checkNetns, deleteLinks, ip, ipBatch, ipJson, type IpLink, type Netns } from '../overlay/iproute.js';
 import { netnsExists } from '../overlay/sandbox.js';

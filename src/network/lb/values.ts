@@ -3,7 +3,7 @@
  * rendered: nothing but a dotted IPv4 address or a port number ever reaches nft, and the same
  * state always renders the same text (so its digest matches and rewriting it is a no-op).
  */
-import { formatAddress, parseAddress } from '../../manager/allocator/ipv4.js';
+import { formatAddress, parseAddress } from '../../common/ipv4.js';
 
 export type Protocol = 'tcp' | 'udp';
 

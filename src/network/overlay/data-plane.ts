@@ -9,7 +9,7 @@
  * concurrently. Several data planes may share a kernel (nodes of a local cluster, tests) as long as
  * each has its own prefix and its own underlay namespace.
  */
-import { contains, parseAddress, parseSubnet } from '../../manager/allocator/ipv4.js';
+import { contains, parseAddress, parseSubnet } from '../../common/ipv4.js';
 import { attachEndpoint, detachEndpoint, listEndpoints, type Endpoint, type EndpointSpec } from './endpoint.js';
 import { checkNetns, ipJson, type IpLink } from './iproute.js';
 import { KeyedQueue } from './keyed-queue.js';

@@ -9,7 +9,7 @@
  * names the container interface it serves: an end with that alias is a finished attach, an end
  * without it was left by a crash and is replaced.
  */
-import { contains, networkOf, parseAddress } from '../../manager/allocator/ipv4.js';
+import { contains, networkOf, parseAddress } from '../../common/ipv4.js';
 import { deleteLinks, ip, ipBatch, type IpAddrLink } from './iproute.js';
 import { addressOfVethName, endpointAlias, endpointVethName, macForAddress, parseEndpointAlias, type EndpointKey } from './names.js';
 import { BRIDGE, readLinks } from './sandbox.js';

@@ -10,7 +10,7 @@
  *   network, hence within its sandbox), and its alias records which container interface it
  *   serves, which is how `detach` and `endpoints` find it.
  */
-import { formatAddress, parseAddress } from '../../manager/allocator/ipv4.js';
+import { formatAddress, parseAddress } from '../../common/ipv4.js';
 
 /** Namespace names are files under /run/netns; the prefix must not make them ambiguous with another prefix's. */
 const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

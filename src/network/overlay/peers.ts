@@ -9,7 +9,7 @@
  * with the same set changes nothing. A neighbour entry goes before its FDB entry is removed and
  * comes after it is added, so the kernel never answers ARP for a MAC it cannot deliver to.
  */
-import { parseAddress } from '../../manager/allocator/ipv4.js';
+import { parseAddress } from '../../common/ipv4.js';
 import { bridgeBatch, bridgeJson, ipBatch, ipJson, type BridgeFdbEntry, type IpNeighbour } from './iproute.js';
 import { macForAddress } from './names.js';
 import { VXLAN } from './sandbox.js';
