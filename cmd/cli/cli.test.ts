@@ -3,36 +3,21 @@
  * (testing/fake-control.ts) serving the real Control gRPC service on a unix socket: output
  * formats, progress, messages and exit codes as a user sees them.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeRole, Task, TaskState } from '../../proto/gen/objects.js';
+import { cliRunner } from './testing/cli-runner.js';
 import { FakeControl } from './testing/fake-control.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
 const socket = join(dir, 'control.sock');
 const host = `unix://${socket}`;
 const fake = new FakeControl();
 
-function shoal(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/cmd/shoal.js', ...args], { env: { ...process.env, SHOAL_HOST: host } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const shoal = cliRunner(socket);
 
 beforeAll(() => fake.listen(socket));
 afterAll(async () => {

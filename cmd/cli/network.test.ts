@@ -2,34 +2,19 @@
  * `shoal network`, the network and port flags of `service create|update` and the networks of
  * `stack deploy|rm`, run as the built CLI (dist/cmd/shoal.js) against the fake manager.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliRunner } from './testing/cli-runner.js';
 import { FakeControl } from './testing/fake-control.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-cli-net-'));
 const socket = join(dir, 'control.sock');
 const fake = new FakeControl();
 
-function shoal(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/cmd/shoal.js', ...args], { env: { ...process.env, SHOAL_HOST: `unix://${socket}` } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const shoal = cliRunner(socket);
 
 const networkNamed = (name: string) => fake.networks.find((n) => n.spec?.annotations?.name === name);
 const serviceNamed = (name: string) => [...fake.services.values()].find((s) => s.spec?.annotations?.name === name);
