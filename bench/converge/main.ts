@@ -1,5 +1,5 @@
 /**
- * `npm run bench:converge -- [--replicas N] [--runs N] [--json]` (as root): how fast a real
+ * `npm run bench:converge -- [--replicas N] [--runs N] [--network] [--json]` (as root): how fast a real
  * cluster turns a service into running containers, against Docker Swarm's times on this machine
  * (issue 6's goal: a fifth of Docker's time or less).
  *
@@ -11,6 +11,8 @@
  *   2. update: from the UpdateService call (a new environment variable; parallelism 5, delay 0,
  *      monitor 0, stop-first, as the Docker reference run) to the update COMPLETED with every
  *      replica RUNNING the new spec.
+ * With --network the service is on an overlay network: each task gets an address from the
+ * allocator before it is scheduled, and its container a veth, DNS and VIP rules before it starts.
  * Progress is read by polling the control API every POLL_MS, as `docker service create` does.
  * Each container runs a shell that exits on SIGTERM, so stopping one costs no grace period.
  *
@@ -41,6 +43,7 @@ interface Options {
   json: boolean;
   replicas: number;
   runs: number;
+  network: boolean;
 }
 
 function parseOptions(): Options {
@@ -49,6 +52,7 @@ function parseOptions(): Options {
       json: { type: 'boolean', default: false },
       replicas: { type: 'string', default: '20' },
       runs: { type: 'string', default: '3' },
+      network: { type: 'boolean', default: false },
     },
   });
   const positive = (name: string, text: string): number => {
@@ -56,13 +60,22 @@ function parseOptions(): Options {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
     return n;
   };
-  return { json: values.json, replicas: positive('replicas', values.replicas), runs: positive('runs', values.runs) };
+  return { json: values.json, replicas: positive('replicas', values.replicas), runs: positive('runs', values.runs), network: values.network };
 }
 
-function serviceSpec(name: string, image: string, replicas: number, round: number): ServiceSpec {
+/** What every service of a run shares: the image, and the overlay network's id with --network. */
+interface Target {
+  image: string;
+  networkId?: string;
+}
+
+function serviceSpec(name: string, target: Target, replicas: number, round: number): ServiceSpec {
   return ServiceSpec.fromPartial({
     annotations: { name },
-    task: { container: { image, command: COMMAND, env: [`BENCH_ROUND=${round}`] } },
+    task: {
+      container: { image: target.image, command: COMMAND, env: [`BENCH_ROUND=${round}`] },
+      networks: target.networkId ? [{ target: target.networkId }] : [],
+    },
     mode: { $case: 'replicated', replicated: { replicas } },
     update: { parallelism: 5, delayMs: 0, monitorMs: 0 },
   });
@@ -91,16 +104,16 @@ interface RunResult {
   updateSeconds: number;
 }
 
-async function oneRun(api: ControlApi, image: string, replicas: number, run: number): Promise<RunResult> {
+async function oneRun(api: ControlApi, target: Target, replicas: number, run: number): Promise<RunResult> {
   const name = `converge-${run}`;
   const created = performance.now();
-  const service = await api.createService(serviceSpec(name, image, replicas, 1));
+  const service = await api.createService(serviceSpec(name, target, replicas, 1));
   const id = service.meta!.id;
   const convergeSeconds = await until(api, id, created, (tasks) => runningWith(tasks, 'BENCH_ROUND=1') === replicas);
 
   const current = await api.getService(id);
   const updated = performance.now();
-  await api.updateService({ id, version: current.meta!.version, spec: serviceSpec(name, image, replicas, 2), rollback: false });
+  await api.updateService({ id, version: current.meta!.version, spec: serviceSpec(name, target, replicas, 2), rollback: false });
   const updateSeconds = await until(api, id, updated, async (tasks) => {
     if (runningWith(tasks, 'BENCH_ROUND=2') !== replicas) return false;
     return (await api.getService(id)).updateStatus?.state === UpdateState.UPDATE_STATE_COMPLETED;
@@ -122,8 +135,8 @@ async function allStopped(api: ControlApi, serviceId: string): Promise<void> {
   }
 }
 
-async function warmUp(api: ControlApi, image: string): Promise<void> {
-  const service = await api.createService(serviceSpec('converge-warmup', image, 1, 0));
+async function warmUp(api: ControlApi, target: Target): Promise<void> {
+  const service = await api.createService(serviceSpec('converge-warmup', target, 1, 0));
   await until(api, service.meta!.id, performance.now(), (tasks) => runningWith(tasks, 'BENCH_ROUND=0') === 1);
   await api.removeService(service.meta!.id);
   await allStopped(api, service.meta!.id);
@@ -152,10 +165,12 @@ async function main(): Promise<number> {
     progress('starting a local cluster: 1 manager, 1 worker');
     const cluster = await LocalCluster.up({ ...where, managers: CLUSTER.managers, workers: CLUSTER.workers });
     api = new ControlApi(cluster.env.SHOAL_HOST!);
-    await warmUp(api, cluster.baseImage);
+    const target: Target = { image: cluster.baseImage };
+    if (opts.network) target.networkId = (await api.createNetwork({ annotations: { name: 'converge', labels: {} }, driver: 'overlay', subnet: '', attachable: false, ingress: false })).meta!.id;
+    await warmUp(api, target);
     const runs: RunResult[] = [];
     for (let run = 1; run <= opts.runs; run++) {
-      const result = await oneRun(api, cluster.baseImage, opts.replicas, run);
+      const result = await oneRun(api, target, opts.replicas, run);
       progress(`run ${run}: ${opts.replicas} replicas running in ${result.convergeSeconds} s, updated in ${result.updateSeconds} s`);
       runs.push(result);
     }
@@ -165,6 +180,7 @@ async function main(): Promise<number> {
       benchmark: 'converge',
       replicas: opts.replicas,
       cluster: { managers: CLUSTER.managers, workers: CLUSTER.workers, executor: 'runtime' },
+      overlayNetwork: opts.network,
       update: { parallelism: 5, delaySeconds: 0, monitorSeconds: 0, order: 'stop-first' },
       convergeSeconds,
       updateSeconds,
