@@ -11,8 +11,11 @@
  *   A container waits for its networks to be ensured before it is attached (`connect`).
  * - DNS: one `DnsResolver` on `<state dir>/dns.sock`, its view rebuilt from the state's services
  *   and the containers on this node (those connected, or adopted after a restart).
- * - VIPs: each container's `shoal_lb` table from the services on its networks, rewritten (only if
- *   different) at every state and when it connects; calls about one container never overlap.
+ * - VIPs: each container's `shoal_lb` table from the services on its networks, rewritten when a
+ *   state changes them and when it connects; calls about one container never overlap.
+ * - Only what a state changes is applied (`AppliedRecord`): a sandbox, a peer table, a VIP table or
+ *   the mesh equal to what was last applied is left alone, so a state costs what changed. The
+ *   kernel is read back in full by a new agent (after a restart) and after a failure.
  *   Until the first state after a restart, a running container's table is left as it is.
  * - Ingress: with ingress-mode ports, the routing mesh's sandbox on the ingress overlay with this
  *   node's ingress address, and the ports; without, the mesh is removed. Host-mode ports need a
@@ -30,6 +33,7 @@ import { programVips, type VipService } from '../../network/lb/vip.js';
 import { OverlayDataPlane, type OverlayDataPlaneOptions } from '../../network/overlay/data-plane.js';
 import { KeyedQueue } from '../../network/overlay/keyed-queue.js';
 import type { ContainerNetworking, NetworkedContainer } from './container-networking.js';
+import { AppliedRecord } from './applied.js';
 import { LatestRunner } from './latest-runner.js';
 import { bareAddress, containerVips, discoveryView, ingressPlan, wantedNetworks, type IngressPlan } from './state-view.js';
 
@@ -87,6 +91,8 @@ export class NetworkAgent implements ContainerNetworking {
   private readonly containers = new Map<string, NetworkedContainer>();
   /** Networks the last applied state ensured: containers may be attached to them. */
   private readonly ready = new Set<string>();
+  /** What was last applied, so that a state rewrites only what it changes. */
+  private readonly lastApplied = new AppliedRecord();
   private readonly waiters = new Set<Waiter>();
   private resolver: DnsResolver | undefined;
   private plane: { underlay: string; plane: DataPlane } | undefined;
@@ -160,6 +166,7 @@ export class NetworkAgent implements ContainerNetworking {
 
   async disconnect(container: NetworkedContainer): Promise<void> {
     this.containers.delete(container.taskId);
+    this.lastApplied.forget(`vips ${container.taskId}`);
     this.refreshDiscovery();
     // Without a data plane yet (no state since a restart) there is nothing to ask; the endpoint's
     // veth goes with the container's namespace anyway.
@@ -194,12 +201,14 @@ export class NetworkAgent implements ContainerNetworking {
     const wanted = wantedNetworks(state);
     const ids = new Set(wanted.map((n) => n.config.id));
     for (const id of this.ready) if (!ids.has(id)) this.ready.delete(id);
-    const removed = await plane.reconcileNetworks([...ids]);
-    if (removed.length > 0) this.logger.info({ removed }, 'network: removed sandboxes no longer wanted');
+    await this.lastApplied.apply(`underlay ${state.underlayAddress}: networks`, [...ids].sort(), async () => {
+      const removed = await plane.reconcileNetworks([...ids]);
+      if (removed.length > 0) this.logger.info({ removed }, 'network: removed sandboxes no longer wanted');
+    });
     const results = await Promise.allSettled(
       wanted.map(async (n) => {
-        await plane.ensureNetwork(n.config);
-        await plane.setPeers(n.config.id, n.peers);
+        await this.lastApplied.apply(`network ${n.config.id}`, [state.underlayAddress, n.config], () => plane.ensureNetwork(n.config));
+        await this.lastApplied.apply(`peers ${n.config.id}`, [state.underlayAddress, n.peers], () => plane.setPeers(n.config.id, n.peers));
         this.ready.add(n.config.id);
       }),
     );
@@ -221,11 +230,14 @@ export class NetworkAgent implements ContainerNetworking {
     const mesh = this.meshFor();
     if (plan && plan.ports.length > 0 && plan.nodeAddress !== undefined && this.ready.has(plan.networkId)) {
       this.meshMayExist = true;
-      await mesh.ensureSandbox();
-      await plane.attach(plan.networkId, { containerNetns: mesh.sandbox, ifname: 'eth0', address: plan.nodeAddress, defaultRoute: false });
-      await mesh.setPorts(plan.ports, []);
+      await this.lastApplied.apply('routing mesh', plan, async () => {
+        await mesh.ensureSandbox();
+        await plane.attach(plan.networkId, { containerNetns: mesh.sandbox, ifname: 'eth0', address: plan.nodeAddress!, defaultRoute: false });
+        await mesh.setPorts(plan.ports, []);
+      });
     } else if (this.meshMayExist) {
       await mesh.remove();
+      this.lastApplied.forget('routing mesh');
       this.meshMayExist = false;
     }
   }
@@ -248,7 +260,8 @@ export class NetworkAgent implements ContainerNetworking {
       const container = this.containers.get(taskId);
       const state = this.applied;
       if (!container || !state) return;
-      await this.backends.programVips(container.netns, containerVips(state, container.networks.map((n) => n.networkId)));
+      const vips = containerVips(state, container.networks.map((n) => n.networkId));
+      await this.lastApplied.apply(`vips ${taskId}`, [container.netns, vips], () => this.backends.programVips(container.netns, vips));
     });
   }
 
