@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HealthState, Task, TaskState, TaskStatus } from '../../proto/gen/objects.js';
 import { silentLogger } from '../common/logger.js';
 import { FakeClock } from '../common/testing/fake-clock.js';
-import { exitError, nextAction, TaskController, type ControllerView } from './task-controller.js';
+import { DRAIN_MS, exitError, nextAction, TaskController, type ControllerView } from './task-controller.js';
 import { ScriptedExecutor } from './testing/scripted-executor.js';
 
 const S = TaskState;
@@ -114,6 +114,23 @@ describe('TaskController', () => {
     expect(executor.calls).toContain('shutdown t1 3000');
     expect(states().at(-1)).toBe('SHUTDOWN');
     expect(states()).not.toContain('FAILED');
+  });
+
+  it('waits out the drain pause before stopping a running task with network addresses, so nodes stop balancing to it first', async () => {
+    const t = task('t1', { networks: [{ networkId: 'net', address: '10.0.1.5/24', aliases: [] }] });
+    const { controller, executor, clock, states } = setup(t);
+    controller.start();
+    await settle();
+    expect(states().at(-1)).toBe('RUNNING');
+    controller.update({ ...t, desiredState: S.TASK_STATE_SHUTDOWN });
+    await settle();
+    clock.advance(DRAIN_MS - 1);
+    await settle();
+    expect(executor.calls.filter((c) => c.startsWith('shutdown'))).toEqual([]);
+    clock.advance(1);
+    await settle();
+    expect(executor.calls).toContain('shutdown t1 10000');
+    expect(states().at(-1)).toBe('SHUTDOWN');
   });
 
   it('uses docker’s 10 s stop grace period when the spec gives none', async () => {

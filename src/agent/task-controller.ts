@@ -34,7 +34,16 @@ export interface TaskControllerDeps {
   healthPollMs: number;
   /** Pause before retrying a shutdown or removal the executor failed. */
   retryMs: number;
+  /**
+   * Pause between being told to stop and stopping, for a running task with network addresses
+   * (default DRAIN_MS): the managers have taken it out of every node's load balancing, and the
+   * nodes need a moment to apply that before its container goes, or clients of its service would
+   * have connections refused (Docker Swarm pauses likewise).
+   */
+  drainMs?: number;
 }
+
+export const DRAIN_MS = 2000;
 
 /** What the controller knows when it chooses its next step. */
 export interface ControllerView {
@@ -84,6 +93,8 @@ export class TaskController {
   private closed = false;
   /** The process is being stopped on purpose: its exit is not a failure. */
   private stopping = false;
+  /** The drain pause has been waited out (a retried stop does not wait again). */
+  private drained = false;
   private waitAbort: AbortController | undefined;
   private healthTimer: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
@@ -262,6 +273,7 @@ export class TaskController {
     if (this.hasProcess) {
       this.stopping = true;
       this.cancelHealth();
+      await this.drain();
       try {
         await this.deps.executor.shutdown(this.task, stopGraceMs(this.task));
       } catch (err) {
@@ -272,6 +284,14 @@ export class TaskController {
       this.hasProcess = false;
     }
     if (this.status.state <= TaskState.TASK_STATE_RUNNING) this.advance(TaskState.TASK_STATE_SHUTDOWN, { message: 'shutdown' });
+  }
+
+  /** Waits out the drain pause once, if the task was serving on networks. */
+  private async drain(): Promise<void> {
+    const ms = this.deps.drainMs ?? DRAIN_MS;
+    if (this.drained || ms <= 0 || this.task.networks.length === 0 || this.status.state !== TaskState.TASK_STATE_RUNNING) return;
+    this.drained = true;
+    await new Promise<void>((resolve) => this.deps.clock.setTimer(ms, resolve));
   }
 
   private async removeFromExecutor(): Promise<void> {
