@@ -1,0 +1,314 @@
+/**
+ * Issue 7's proof, end to end: overlay networks, service discovery, VIP load balancing and the
+ * routing mesh on a cluster from deploy/local-cluster.sh (one manager, two workers, each in its own
+ * network namespace), with real containers of the cluster registry's busybox, driven through the
+ * real CLI. What a container sees is read by running commands in it with the worker's runtime
+ * (`shoal-runtime --root RUNTIME_ROOT exec TASK_ID ...`; a container's id is its task's). The
+ * suites share the cluster and run in order. Needs root and a build (`npm run build`,
+ * `bash src/runtime/shim/build.sh`).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/daemon-process.js';
+import { LocalCluster } from '../support/local-cluster.js';
+import { runCommand, type CommandResult } from '../support/run-command.js';
+import { isRunnable, isRunning, type ServiceJson, type TaskJson } from '../support/task-json.js';
+import { waitFor } from '../support/wait-for.js';
+
+const NAME = 'e2enet';
+/** As in cluster.test.ts: a restarted worker must be back before three missed heartbeats. */
+const HEARTBEAT_MS = 2000;
+/** Each CLI call is a Node process of its own: no point polling faster. */
+const POLL_MS = 200;
+/** Only stops a broken step from hanging; the cluster normally converges in seconds. */
+const CONVERGE_MS = 60_000;
+const RUNTIME = join(REPO_ROOT, 'dist', 'shim', 'shoal-runtime');
+/** Every node's address on the cluster's bridge, as local-cluster.sh gives them. */
+const WORKER_ADDRESSES = ['10.213.0.101', '10.213.0.102'];
+
+/** Serves its hostname (its task id's first 12 characters) on port 80; ends at once on SIGTERM. */
+const SERVER = ['sh', '-c', 'trap "exit 0" TERM; mkdir -p /www; hostname > /www/index.html; httpd -f -p 80 -h /www & wait'];
+const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 100000 & wait'];
+
+interface NetTask extends TaskJson {
+  status?: TaskJson['status'] & { pid?: number };
+  networks?: { networkId?: string; address?: string }[];
+}
+
+interface NetService extends ServiceJson {
+  endpoint?: { spec?: { mode?: string }; virtualIps?: { networkId?: string; address?: string }[] };
+}
+
+interface NodeJson {
+  meta?: { id?: string };
+  description?: { hostname?: string };
+  status?: { state?: string };
+}
+
+let dir: string;
+let cluster: LocalCluster;
+/** Node id -> hostname (m1, w1, w2). */
+const hostnames = new Map<string, string>();
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shoal-e2enet-'));
+  cluster = await LocalCluster.up({ name: NAME, dir, managers: 1, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
+  for (const n of await json<NodeJson[]>('node', 'ls')) hostnames.set(n.meta!.id!, n.description!.hostname!);
+}, 180_000);
+
+afterAll(async () => {
+  // Safe on a cluster that failed half-way up or that the last test already took down.
+  await LocalCluster.down({ name: NAME, dir });
+  await rm(dir, { recursive: true, force: true });
+}, 120_000);
+
+async function json<T>(...args: string[]): Promise<T> {
+  return JSON.parse(await cluster.shoalOk(...args, '--format', 'json')) as T;
+}
+
+const tasksOf = (service: string): Promise<NetTask[]> => json<NetTask[]>('service', 'ps', service);
+async function service(name: string): Promise<NetService> {
+  return (JSON.parse(await cluster.shoalOk('service', 'inspect', name)) as NetService[])[0]!;
+}
+
+/** Waits until the service has exactly `count` runnable tasks, all running. */
+async function running(name: string, count: number): Promise<NetTask[]> {
+  let tasks: NetTask[] = [];
+  await waitFor(`${count} running tasks of ${name}`, async () => {
+    tasks = (await tasksOf(name)).filter(isRunnable);
+    return tasks.length === count && tasks.every(isRunning);
+  }, CONVERGE_MS, POLL_MS);
+  return tasks;
+}
+
+async function create(name: string, flags: string[], command: string[]): Promise<void> {
+  await cluster.shoalOk('service', 'create', '--detach', '--name', name, ...flags, cluster.baseImage, ...command);
+}
+
+async function networkNames(): Promise<string[]> {
+  return (await json<{ spec?: { annotations?: { name?: string } } }[]>('network', 'ls')).map((n) => n.spec?.annotations?.name ?? '');
+}
+
+const nodeOf = (t: NetTask): string => hostnames.get(t.nodeId!)!;
+/** What the server answers with: the container's hostname. */
+const hostnameOf = (t: NetTask): string => t.meta!.id!.slice(0, 12);
+/** The task's address on its first network, without the prefix length. */
+const addressOf = (t: NetTask): string => t.networks![0]!.address!.split('/')[0]!;
+
+/** Runs a command in the task's container, on its worker. */
+function execIn(t: NetTask, ...command: string[]): Promise<CommandResult> {
+  return runCommand(RUNTIME, ['--root', `/run/shoal-local/${NAME}/${nodeOf(t)}`, 'exec', t.meta!.id!, ...command]);
+}
+
+/** The addresses busybox nslookup printed for the name (not the server's own `Address:` line). */
+function answers(nslookup: string): string[] {
+  return [...nslookup.matchAll(/^Name:\s+\S+\nAddress:\s+(\S+)$/gm)].map((m) => m[1]!);
+}
+
+/** `nslookup NAME` through the container's resolver: the addresses, or the error it printed. */
+async function lookup(t: NetTask, name: string): Promise<{ code: number; addresses: string[]; output: string }> {
+  const r = await execIn(t, 'nslookup', name, '127.0.0.11');
+  return { code: r.code, addresses: answers(r.stdout).sort(), output: r.stdout + r.stderr };
+}
+
+/**
+ * `count` HTTP requests from the container to the URL, one after the other; the hostnames that
+ * answered and how many failed. (busybox wget's own -T, like its progress bar, crashes it: the
+ * `timeout` applet bounds each request instead.)
+ */
+async function fetchFrom(t: NetTask, url: string, count: number): Promise<{ hostnames: string[]; failed: number }> {
+  const loop = `for i in $(seq ${count}); do timeout 3 wget -q -O- ${url} || echo FAILED; done`;
+  const lines = (await execIn(t, 'sh', '-c', loop)).stdout.split('\n').filter((l) => l !== '');
+  return { hostnames: lines.filter((l) => l !== 'FAILED'), failed: lines.filter((l) => l === 'FAILED').length };
+}
+
+/** Polls until `count` requests from the container to the URL are all answered, by exactly `expected`. */
+async function reachesAll(t: NetTask, url: string, expected: NetTask[], count = 20): Promise<void> {
+  const want = expected.map(hostnameOf).sort();
+  let last: { hostnames: string[]; failed: number } = { hostnames: [], failed: 0 };
+  await waitFor(`${url} to reach ${want.join(', ')}`, async () => {
+    last = await fetchFrom(t, url, count);
+    return last.failed === 0 && sameSet(last.hostnames, want);
+  }, CONVERGE_MS, POLL_MS).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; last: ${JSON.stringify(last)}`);
+  });
+}
+
+const sameSet = (a: string[], b: string[]): boolean => {
+  const sa = new Set(a);
+  return sa.size === new Set(b).size && b.every((x) => sa.has(x));
+};
+/** The same elements as many times each, in any order. */
+const sameList = (a: string[], b: string[]): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+describe('one overlay network over two workers', () => {
+  let web: NetTask[];
+  let client: NetTask;
+
+  beforeAll(async () => {
+    await cluster.shoalOk('network', 'create', 'front');
+    await create('web', ['--network', 'front', '--replicas', '3', '--constraint', 'node.hostname==w2'], SERVER);
+    await create('client', ['--network', 'front', '--constraint', 'node.hostname==w1'], SLEEPER);
+    web = await running('web', 3);
+    [client] = await running('client', 1);
+  }, CONVERGE_MS);
+
+  it('a client on w1 reaches the server on w2 by its name (the VIP) and by tasks.NAME (the task addresses)', async () => {
+    expect(nodeOf(client)).toBe('w1');
+    expect(web.map(nodeOf)).toEqual(['w2', 'w2', 'w2']);
+    const vip = (await service('web')).endpoint?.virtualIps?.[0]?.address?.split('/')[0];
+    expect(vip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    await waitFor('web to give its VIP', async () => sameList((await lookup(client, 'web')).addresses, [vip!]), CONVERGE_MS, POLL_MS);
+    await waitFor('tasks.web to give every task address', async () => sameList((await lookup(client, 'tasks.web')).addresses, web.map(addressOf)), CONVERGE_MS, POLL_MS);
+
+    // The client's VIP table may trail its tasks by a state or two.
+    let byName = { hostnames: [] as string[], failed: 1 };
+    await waitFor('a request to http://web/ to be answered', async () => (byName = await fetchFrom(client, 'http://web/', 1)).failed === 0, CONVERGE_MS, POLL_MS);
+    expect(web.map(hostnameOf)).toContain(byName.hostnames[0]);
+    const byTasks = await fetchFrom(client, 'http://tasks.web/', 1);
+    expect(byTasks.failed).toBe(0);
+    expect(web.map(hostnameOf)).toContain(byTasks.hostnames[0]);
+    // And plain IP across the nodes.
+    for (const t of web) expect((await execIn(client, 'ping', '-c', '1', '-W', '2', addressOf(t))).code).toBe(0);
+  });
+
+  it('requests through the VIP reach every replica', async () => {
+    await reachesAll(client, 'http://web/', web, 20);
+  });
+
+  it('--endpoint-mode dnsrr: the name gives every task address and there is no VIP', async () => {
+    await create('rr', ['--network', 'front', '--endpoint-mode', 'dnsrr', '--replicas', '3'], SERVER);
+    const rr = await running('rr', 3);
+    const svc = await service('rr');
+    expect(svc.endpoint?.spec?.mode).toBe('ENDPOINT_MODE_DNSRR');
+    expect(svc.endpoint?.virtualIps ?? []).toEqual([]);
+
+    let last = { code: 0, addresses: [] as string[], output: '' };
+    await waitFor('rr to give its 3 task addresses', async () => {
+      last = await lookup(client, 'rr');
+      return last.code === 0 && sameList(last.addresses, rr.map(addressOf));
+    }, CONVERGE_MS, POLL_MS).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; last:\n${last.output}`);
+    });
+    // Each address is a task's: a request to the name reaches one of them.
+    const r = await fetchFrom(client, 'http://rr/', 1);
+    expect(r.failed).toBe(0);
+    expect(rr.map(hostnameOf)).toContain(r.hostnames[0]);
+
+    await cluster.shoalOk('service', 'rm', 'rr');
+  });
+
+  it('a worker restarted (SIGTERM, then start) keeps its containers, and traffic to them still flows', async () => {
+    const key = (t: NetTask): string => `${t.meta!.id}@${t.nodeId}:${t.status?.pid}`;
+    const before = (await running('web', 3)).map(key).sort();
+
+    await cluster.stop('w2');
+    await cluster.start('w2');
+    await waitFor('w2 to be ready', async () => {
+      const w2 = (await json<NodeJson[]>('node', 'ls')).find((n) => n.description?.hostname === 'w2');
+      return w2?.status?.state === 'NODE_STATE_READY';
+    }, CONVERGE_MS, POLL_MS);
+
+    const after = await running('web', 3);
+    expect(after.map(key).sort()).toEqual(before);
+    // From w1 to the restarted node's containers, through the VIP; and on w2, whose agent (and
+    // so its DNS resolver) is new, its containers resolve and reach w1's again.
+    await reachesAll(client, 'http://web/', after, 20);
+    const vip = (await service('client')).endpoint?.virtualIps?.[0]?.address?.split('/')[0];
+    await waitFor('a container on w2 to resolve client again', async () => {
+      const r = await lookup(after[0]!, 'client');
+      return r.code === 0 && r.addresses.length === 1 && r.addresses[0] === vip;
+    }, CONVERGE_MS, POLL_MS);
+    expect((await execIn(after[0]!, 'ping', '-c', '1', '-W', '2', addressOf(client))).code).toBe(0);
+  });
+
+  it('network rm is refused while a service uses the network and succeeds once none does', async () => {
+    const refused = await cluster.shoal('network', 'rm', 'front');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe('shoal: network front is in use: used by services client, web');
+    expect(await networkNames()).toContain('front');
+
+    await cluster.shoalOk('service', 'rm', 'web', 'client');
+    // The network is in use until the services' tasks are reaped.
+    await waitFor('network rm front to succeed', async () => (await cluster.shoal('network', 'rm', 'front')).code === 0, CONVERGE_MS, POLL_MS);
+    expect(await networkNames()).not.toContain('front');
+  });
+});
+
+describe('published ports (the routing mesh)', () => {
+  it('-p 8080:80 answers on every node’s address and reaches the replicas on both nodes', async () => {
+    await create('pub', ['-p', '8080:80', '--replicas', '2', '--replicas-max-per-node', '1'], SERVER);
+    const pub = await running('pub', 2);
+    expect(pub.map(nodeOf).sort()).toEqual(['w1', 'w2']);
+
+    for (const address of WORKER_ADDRESSES) {
+      // From m1, a node with no task of the service, as a client outside the workers.
+      const seen = new Set<string>();
+      await waitFor(`${address}:8080 to reach both replicas`, async () => {
+        const r = await runCommand('ip', ['netns', 'exec', `${NAME}-m1`, 'curl', '-s', '-m', '3', `http://${address}:8080/`]);
+        if (r.code === 0) seen.add(r.stdout.trim());
+        return sameSet([...seen], pub.map(hostnameOf));
+      }, CONVERGE_MS, 50);
+    }
+
+    await cluster.shoalOk('service', 'rm', 'pub');
+  });
+});
+
+describe('isolation between networks', () => {
+  it('a container on network a neither resolves nor reaches the containers of network b', async () => {
+    await cluster.shoalOk('network', 'create', 'a');
+    await cluster.shoalOk('network', 'create', 'b');
+    await create('sa', ['--network', 'a', '--constraint', 'node.hostname==w1'], SERVER);
+    await create('sb', ['--network', 'b', '--replicas', '2', '--replicas-max-per-node', '1'], SERVER);
+    const [sa] = await running('sa', 1);
+    const sb = await running('sb', 2);
+    const request = (address: string): string[] => ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${address} 80`];
+
+    // The same requests work within b (so b's addresses do answer), once its peers are in place.
+    for (const [from, to] of [[sb[0]!, sb[1]!], [sb[1]!, sb[0]!]] as const) {
+      await waitFor(`${hostnameOf(from)} to reach ${hostnameOf(to)} on b`, async () => (await execIn(from, ...request(addressOf(to)))).stdout.includes(hostnameOf(to)), CONVERGE_MS, POLL_MS);
+    }
+    await waitFor('sa to resolve sa', async () => (await lookup(sa!, 'sa')).code === 0, CONVERGE_MS, POLL_MS);
+
+    const named = await lookup(sa!, 'sb');
+    expect(named.code).not.toBe(0);
+    expect(named.output).toContain('NXDOMAIN');
+    expect((await lookup(sa!, 'tasks.sb')).output).toContain('NXDOMAIN');
+    for (const t of sb) {
+      const r = await execIn(sa!, ...request(addressOf(t)));
+      expect(r.code, `sa -> ${nodeOf(t)}'s sb at ${addressOf(t)}: ${r.stdout}`).not.toBe(0);
+      expect(r.stdout).not.toContain(hostnameOf(t));
+      expect((await execIn(sa!, 'ping', '-c', '1', '-W', '1', addressOf(t))).code).not.toBe(0);
+    }
+
+    await cluster.shoalOk('service', 'rm', 'sa', 'sb');
+    for (const network of ['a', 'b']) {
+      await waitFor(`network rm ${network} to succeed`, async () => (await cluster.shoal('network', 'rm', network)).code === 0, CONVERGE_MS, POLL_MS);
+    }
+  });
+});
+
+describe('down', () => {
+  it('leaves none of the cluster’s namespaces, nor its workers’ overlay sandboxes', async () => {
+    const workerIds = [...hostnames].filter(([, host]) => host.startsWith('w')).map(([id]) => id);
+    expect(workerIds).toHaveLength(2);
+    const sandboxesOf = (id: string): string[] =>
+      (existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter((n) => n.startsWith(`shoal-${id.slice(0, 8)}-`));
+    // Down with a network in use on both workers, so that there are sandboxes to remove.
+    await cluster.shoalOk('network', 'create', 'last');
+    await create('last', ['--network', 'last', '--replicas', '2', '--replicas-max-per-node', '1'], SLEEPER);
+    await running('last', 2);
+    await waitFor('both workers to have a sandbox', () => workerIds.every((id) => sandboxesOf(id).length > 0), CONVERGE_MS, POLL_MS);
+
+    await cluster.down();
+    const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+    expect(netns.filter((n) => n.startsWith(`${NAME}-`))).toEqual([]);
+    expect(workerIds.flatMap(sandboxesOf)).toEqual([]);
+    expect(existsSync(`/run/shoal-local/${NAME}`)).toBe(false);
+  });
+});
