@@ -202,6 +202,43 @@ describe('one overlay network over two workers', () => {
     await cluster.shoalOk('service', 'rm', 'rr');
   });
 
+  it('a start-first rolling update with a healthcheck: a client looping through the VIP sees no failed request', async () => {
+    const HEALTHY_LATER = ['sh', '-c', 'trap "exit 0" TERM; mkdir -p /www; hostname > /www/index.html; httpd -f -p 80 -h /www & (sleep 1; touch /tmp/healthy) & wait'];
+    await create('roll', [
+      // No --replicas-max-per-node: start-first needs room for a third task.
+      '--network', 'front', '--replicas', '2',
+      '--health-cmd', 'test -f /tmp/healthy', '--health-interval', '500ms', '--health-retries', '3',
+      '--update-order', 'start-first', '--update-parallelism', '1', '--update-monitor', '1s',
+    ], HEALTHY_LATER);
+    const before = await running('roll', 2);
+    await reachesAll(client, 'http://roll/', before, 10);
+
+    const loop = execIn(client, 'sh', '-c', 'rm -f /tmp/stop /tmp/log; while [ ! -f /tmp/stop ]; do if r=$(timeout 3 wget -q -O- http://roll/ 2>&1); then echo "OK $r"; else echo "FAIL $? $r"; fi >> /tmp/log; done');
+    const logLines = async (): Promise<string[]> => (await execIn(client, 'cat', '/tmp/log')).stdout.split('\n').filter((l) => l !== '');
+    try {
+      await waitFor('the client loop to run', async () => (await logLines()).length >= 5, CONVERGE_MS, POLL_MS);
+      await cluster.shoalOk('service', 'update', '--detach', '--env-add', 'VERSION=2', 'roll');
+      let status: unknown;
+      await waitFor('the update to complete', async () => {
+        status = (await service('roll')).updateStatus;
+        return (status as { state?: string } | undefined)?.state === 'UPDATE_STATE_COMPLETED';
+      }, CONVERGE_MS, POLL_MS).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}; last: ${JSON.stringify(status)}`);
+      });
+      const after = await running('roll', 2);
+      expect(after.filter((t) => before.some((b) => b.meta!.id === t.meta!.id))).toEqual([]);
+      await reachesAll(client, 'http://roll/', after, 10);
+    } finally {
+      await execIn(client, 'touch', '/tmp/stop');
+      await loop;
+    }
+    const lines = await logLines();
+    expect(lines.filter((l) => !l.startsWith('OK '))).toEqual([]);
+    expect(lines.length).toBeGreaterThan(20);
+
+    await cluster.shoalOk('service', 'rm', 'roll');
+  }, 180_000);
+
   it('a worker restarted (SIGTERM, then start) keeps its containers, and traffic to them still flows', async () => {
     const key = (t: NetTask): string => `${t.meta!.id}@${t.nodeId}:${t.status?.pid}`;
     const before = (await running('web', 3)).map(key).sort();
