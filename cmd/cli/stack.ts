@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { ListServicesResponse } from '../../proto/gen/control.js';
 import { sameServiceSpec } from '../../src/manager/controlapi/spec-equality.js';
-import type { ControlApi } from './client.js';
+import { status } from '@grpc/grpc-js';
+import { ApiError, type ControlApi } from './client.js';
 import type { Command, CommandContext, CommandGroup } from './command.js';
 import { parseStackFile, STACK_NAMESPACE_LABEL, type StackNetwork } from './compose.js';
 import { CliError, UsageError } from './errors.js';
@@ -189,7 +190,9 @@ const rm: Command = {
         ctx.io.out.write(`Removing service ${serviceName(service)}\n`);
         await api.removeService(service.meta!.id);
       }
-      // After the services that used them; a refusal is reported and the rest still removed, as docker does.
+      // After the services that used them, once their tasks are gone (a task holds its addresses
+      // until then); a refusal is reported and the rest still removed, as docker does.
+      if (networks.length > 0) await tasksGone(api, list.services.map((s) => s.meta!.id));
       for (const network of networks) {
         const name = network.spec!.annotations!.name;
         ctx.io.out.write(`Removing network ${name}\n`);
@@ -205,6 +208,31 @@ const rm: Command = {
     return failed ? 1 : 0;
   },
 };
+
+/** How long `stack rm` waits for the removed services' tasks to stop and be deleted before it removes the networks. */
+const TASKS_GONE_TIMEOUT_MS = 60_000;
+const TASKS_GONE_POLL_MS = 200;
+
+/**
+ * Waits until the managers have deleted every task of the given (removed) services: stopped on
+ * their nodes, then reaped. Gives up quietly after TASKS_GONE_TIMEOUT_MS; the network removal then
+ * says what still holds it.
+ */
+async function tasksGone(api: ControlApi, serviceIds: string[]): Promise<void> {
+  const deadline = Date.now() + TASKS_GONE_TIMEOUT_MS;
+  for (const id of serviceIds) {
+    while (Date.now() < deadline) {
+      try {
+        if ((await api.listTasks({ serviceIds: [id] })).length === 0) break;
+      } catch (error) {
+        // A removed service's id names nothing once its last task is deleted.
+        if (error instanceof ApiError && error.code === status.NOT_FOUND) break;
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, TASKS_GONE_POLL_MS));
+    }
+  }
+}
 
 export const stackGroup: CommandGroup = {
   name: 'stack',

@@ -378,6 +378,8 @@ export class FakeControl {
 
   /** One worker step for every task, then settles update statuses as the real supervisor would. */
   private advance(): void {
+    // The fake's reaper: the tasks of a removed service are deleted one step after the removal.
+    for (let i = this.tasks.length - 1; i >= 0; i--) if (this.tasks[i]!.desiredState === TaskState.TASK_STATE_REMOVE) this.tasks.splice(i, 1);
     for (const task of this.tasks) {
       if (task.desiredState !== TaskState.TASK_STATE_RUNNING) continue;
       const step = STEPS.indexOf(task.status!.state);
