@@ -22,6 +22,11 @@ export class AppliedRecord {
     this.values.delete(key);
   }
 
+  /** Forgets every key `drop` picks: what was applied for something that is gone. */
+  forgetWhere(drop: (key: string) => boolean): void {
+    for (const key of [...this.values.keys()]) if (drop(key)) this.values.delete(key);
+  }
+
   /** Applies `value` under `key` with `apply` unless it is what was applied last. */
   async apply(key: string, value: unknown, apply: () => Promise<unknown>): Promise<void> {
     if (!this.differs(key, value)) return;

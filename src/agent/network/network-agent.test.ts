@@ -95,6 +95,24 @@ describe('NetworkAgent', () => {
     expect(backends.mesh?.calls).toEqual(['remove']);
   });
 
+  it('applies only what a state changes, and builds a network again when it comes back after being dropped', async () => {
+    await start();
+    agent.apply(state());
+    await agent.idle();
+    const ensures = () => backends.plane.calls.filter((c) => c.startsWith('ensure')).length;
+    expect(ensures()).toBe(2);
+    agent.apply(state());
+    await agent.idle();
+    expect(ensures()).toBe(2);
+    // BACK leaves the node (its sandbox is removed), then comes back: it must be ensured again.
+    agent.apply(state({ networks: state().networks.filter((n) => n.network?.meta?.id !== BACK) }));
+    await agent.idle();
+    agent.apply(state());
+    await agent.idle();
+    expect(backends.plane.calls.filter((c) => c === `ensure ${BACK}`)).toHaveLength(2);
+    expect(backends.plane.networks.has(BACK)).toBe(true);
+  });
+
   it('attaches a container once its networks are ready (eth0 first, default route via it), then answers its DNS and programs its VIPs', async () => {
     await start();
     const c = container('task-1', [[FRONT, '10.1.0.10/24'], [BACK, '10.2.0.6/24']]);

@@ -201,6 +201,8 @@ export class NetworkAgent implements ContainerNetworking {
     const wanted = wantedNetworks(state);
     const ids = new Set(wanted.map((n) => n.config.id));
     for (const id of this.ready) if (!ids.has(id)) this.ready.delete(id);
+    // A network no longer wanted has its sandbox removed below: if it comes back, it is built anew.
+    this.lastApplied.forgetWhere((key) => /^(network|peers) /.test(key) && !ids.has(key.split(' ')[1]!));
     await this.lastApplied.apply(`underlay ${state.underlayAddress}: networks`, [...ids].sort(), async () => {
       const removed = await plane.reconcileNetworks([...ids]);
       if (removed.length > 0) this.logger.info({ removed }, 'network: removed sandboxes no longer wanted');
