@@ -192,7 +192,7 @@ const rm: Command = {
       }
       // After the services that used them, once their tasks are gone (a task holds its addresses
       // until then); a refusal is reported and the rest still removed, as docker does.
-      if (networks.length > 0) await tasksGone(api, list.services.map((s) => s.meta!.id));
+      if (networks.length > 0) await tasksGone(ctx, list.services.map((s) => s.meta!.id));
       for (const network of networks) {
         const name = network.spec!.annotations!.name;
         ctx.io.out.write(`Removing network ${name}\n`);
@@ -218,10 +218,11 @@ const TASKS_GONE_POLL_MS = 200;
  * their nodes, then reaped. Gives up quietly after TASKS_GONE_TIMEOUT_MS; the network removal then
  * says what still holds it.
  */
-async function tasksGone(api: ControlApi, serviceIds: string[]): Promise<void> {
-  const deadline = Date.now() + TASKS_GONE_TIMEOUT_MS;
+async function tasksGone(ctx: CommandContext, serviceIds: string[]): Promise<void> {
+  const api = ctx.api();
+  const deadline = ctx.io.now() + TASKS_GONE_TIMEOUT_MS;
   for (const id of serviceIds) {
-    while (Date.now() < deadline) {
+    while (ctx.io.now() < deadline) {
       try {
         if ((await api.listTasks({ serviceIds: [id] })).length === 0) break;
       } catch (error) {
@@ -229,7 +230,7 @@ async function tasksGone(api: ControlApi, serviceIds: string[]): Promise<void> {
         if (error instanceof ApiError && error.code === status.NOT_FOUND) break;
         throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, TASKS_GONE_POLL_MS));
+      await ctx.io.sleep(TASKS_GONE_POLL_MS);
     }
   }
 }
