@@ -28,6 +28,7 @@ import { ApiError, ControlApi } from '../../cmd/cli/client.js';
 import { ServiceSpec, TaskState, UpdateState, type Task } from '../../proto/gen/objects.js';
 import { LocalCluster } from '../../test/support/local-cluster.js';
 import { round } from '../runtime/stats.js';
+import { positiveInteger } from '../options.js';
 
 const CLUSTER = { name: 'bconv', managers: 1, workers: 1 } as const;
 const POLL_MS = 20;
@@ -55,12 +56,7 @@ function parseOptions(): Options {
       network: { type: 'boolean', default: false },
     },
   });
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
-    return n;
-  };
-  return { json: values.json, replicas: positive('replicas', values.replicas), runs: positive('runs', values.runs), network: values.network };
+  return { json: values.json, replicas: positiveInteger('replicas', values.replicas), runs: positiveInteger('runs', values.runs), network: values.network };
 }
 
 /** What every service of a run shares: the image, and the overlay network's id with --network. */

@@ -26,6 +26,7 @@ import { waitFor } from '../../test/support/wait-for.js';
 import { round } from '../runtime/stats.js';
 import { DNS_LOAD_SCRIPT } from './dns-load.js';
 import { TCP_RECEIVER_SCRIPT, TCP_SENDER_SCRIPT } from './tcp-load.js';
+import { positiveInteger } from '../options.js';
 
 const NAME = 'bnet';
 const PORT = 5001;
@@ -47,12 +48,7 @@ function parseOptions(): Options {
       queries: { type: 'string', default: '20000' },
     },
   });
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
-    return n;
-  };
-  return { json: values.json, mib: positive('mib', values.mib), runs: positive('runs', values.runs), queries: positive('queries', values.queries) };
+  return { json: values.json, mib: positiveInteger('mib', values.mib), runs: positiveInteger('runs', values.runs), queries: positiveInteger('queries', values.queries) };
 }
 
 interface TaskJson {

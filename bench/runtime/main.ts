@@ -25,6 +25,7 @@ import { LocalRegistry } from '../../src/runtime/image/testing/local-registry.js
 import { BenchResources, RUNC, type CleanupReport } from './resources.js';
 import { round } from './stats.js';
 import { benchTrueRun, type TrueRunResult } from './true-run.js';
+import { positiveInteger } from '../options.js';
 
 /** Untimed runs of each runtime before the timed ones. */
 const WARMUP_RUNS = 1;
@@ -44,12 +45,7 @@ function parseOptions(): Options {
       'full-path-runs': { type: 'string', default: '20' },
     },
   });
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
-    return n;
-  };
-  return { json: values.json, runs: positive('runs', values.runs), fullPathRuns: positive('full-path-runs', values['full-path-runs']) };
+  return { json: values.json, runs: positiveInteger('runs', values.runs), fullPathRuns: positiveInteger('full-path-runs', values['full-path-runs']) };
 }
 
 type Outcome<T> = T | { error: string };

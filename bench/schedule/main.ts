@@ -24,6 +24,7 @@ import { FakeNodeSimulator } from '../../test/support/node-simulator.js';
 import { freePort, ManagerProcess } from '../../test/support/manager-process.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { Control } from './control.js';
+import { positiveInteger } from '../options.js';
 
 /** Issue 3: placements per second (every task ASSIGNED and delivered). */
 const GOAL_PLACEMENTS_PER_SECOND = 10_000;
@@ -70,26 +71,21 @@ function parseOptions(): Options {
       'progress-ms': { type: 'string', default: '0' },
     },
   });
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number, got ${text}`);
-    return n;
-  };
   if (values.goal !== 'schedule' && values.goal !== 'scale') throw new Error(`--goal ${values.goal}: use schedule or scale`);
   if (values.goal === 'scale' && values['no-run-tasks']) throw new Error('--goal scale measures running tasks: drop --no-run-tasks');
   return {
     goal: values.goal,
-    idleSeconds: positive('idle-s', values['idle-s']),
-    nodes: positive('nodes', values.nodes),
-    tasks: positive('tasks', values.tasks),
+    idleSeconds: positiveInteger('idle-s', values['idle-s']),
+    nodes: positiveInteger('nodes', values.nodes),
+    tasks: positiveInteger('tasks', values.tasks),
     json: values.json,
     runTasks: !values['no-run-tasks'],
     keepDir: values['keep-dir'],
-    timeoutMs: positive('timeout-s', values['timeout-s']) * 1000,
+    timeoutMs: positiveInteger('timeout-s', values['timeout-s']) * 1000,
     logLevel: values['log-level'],
     managerNodeOptions: values['manager-node-options'],
     profileDir: values['profile-dir'],
-    progressMs: values['progress-ms'] === '0' ? 0 : positive('progress-ms', values['progress-ms']),
+    progressMs: values['progress-ms'] === '0' ? 0 : positiveInteger('progress-ms', values['progress-ms']),
   };
 }
 
