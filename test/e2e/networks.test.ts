@@ -65,9 +65,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 120_000);
 
-async function json<T>(...args: string[]): Promise<T> {
-  return JSON.parse(await cluster.shoalOk(...args, '--format', 'json')) as T;
-}
+const json = <T>(...args: string[]): Promise<T> => cluster.json<T>(...args);
 
 const tasksOf = (service: string): Promise<NetTask[]> => json<NetTask[]>('service', 'ps', service);
 async function service(name: string): Promise<NetService> {

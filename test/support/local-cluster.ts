@@ -64,6 +64,11 @@ export class LocalCluster {
     return r.stdout;
   }
 
+  /** The CLI's `--format json` output of a command, parsed. */
+  async json<T>(...args: string[]): Promise<T> {
+    return JSON.parse(await this.shoalOk(...args, '--format', 'json')) as T;
+  }
+
   /** SIGTERM (or SIGKILL with `kill`) to a node's daemon; a worker's containers keep running. */
   async stop(node: string, options: { kill?: boolean } = {}): Promise<void> {
     await script(this.options, ['stop', node, ...(options.kill ? ['--kill'] : [])]);
