@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NodeAvailability, NodeState } from '../../proto/gen/objects.js';
+import { NodeAvailability, NodeState, TaskState } from '../../proto/gen/objects.js';
 import { explainRejections, filtersFor, passesAll, type Filter } from './filters.js';
 import { NodeInfo } from './node-info.js';
 import { CPU, GiB, makeNode, makeTask, runningTask, type NodeOptions, type TaskOptions } from './testing/objects.js';
@@ -57,6 +57,18 @@ describe('filters', () => {
     expect(filter('max-replicas', { maxReplicas: 1 }).check(node)).toBe(false);
     expect(filter('max-replicas', { maxReplicas: 1, serviceId: 'third' }).check(node)).toBe(true);
     expect(filter('max-replicas', { maxReplicas: 1 }).explain(2)).toBe('max replicas per node reached on 2 nodes');
+  });
+
+  it('host port: a host-mode port is held by whatever task occupies the node with it, until it stops', () => {
+    const stopping = runningTask('old', 'n1', { hostPorts: [8080], desiredState: TaskState.TASK_STATE_SHUTDOWN });
+    const node = new NodeInfo(makeNode('n1'), [stopping, runningTask('b', 'n1', { serviceId: 'other', hostPorts: [9090] })]);
+    expect(filter('host-port', { hostPorts: [8080] }).check(node)).toBe(false);
+    expect(filter('host-port', { hostPorts: [9090], serviceId: 'third' }).check(node)).toBe(false);
+    expect(filter('host-port', { hostPorts: [8081] }).check(node)).toBe(true);
+    node.addTask(runningTask('old', 'n1', { hostPorts: [8080], state: TaskState.TASK_STATE_SHUTDOWN }));
+    expect(filter('host-port', { hostPorts: [8080] }).check(node)).toBe(true);
+    expect(filter('host-port', { hostPorts: [1] }).explain(2)).toBe('host-mode port already in use on 2 nodes');
+    expect(filtersFor(makeTask('t')).map((f) => f.name)).not.toContain('host-port');
   });
 
   it('leaves out filters that cannot reject the task, and marks the ones that depend on placed tasks', () => {

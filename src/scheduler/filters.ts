@@ -1,6 +1,6 @@
 import { NodeAvailability, NodeState, type Task } from '../../proto/gen/objects.js';
 import { matchesConstraints, parseConstraints } from './constraints.js';
-import { taskReservations, type NodeInfo } from './node-info.js';
+import { taskHostPorts, taskReservations, type NodeInfo } from './node-info.js';
 
 /**
  * One reason a node can be unfit for a task. Filters are made for one task (see `filtersFor`) so
@@ -73,10 +73,20 @@ function maxReplicasFilter(serviceId: string, maxReplicas: number): Filter {
   };
 }
 
+/** Host-mode ports are answered by the one task holding them on a node; a task that stops still holds them. */
+function hostPortFilter(keys: readonly string[]): Filter {
+  return {
+    name: 'host-port',
+    capacity: true,
+    check: (node) => !keys.some((key) => node.hostPortInUse(key)),
+    explain: (n) => `host-mode port already in use on ${countNodes(n)}`,
+  };
+}
+
 /**
  * The filters a node must pass to take `task`, in the order rejections are attributed (each
  * rejected node is counted under the first filter it fails). Filters that cannot reject this task
- * (no reservations, no constraints, no replica limit) are left out. Throws on an invalid constraint.
+ * (no reservations, no constraints, no replica limit, no host-mode port) are left out. Throws on an invalid constraint.
  */
 export function filtersFor(task: Task): Filter[] {
   const filters = [ready, availability];
@@ -86,6 +96,8 @@ export function filtersFor(task: Task): Filter[] {
   const placement = task.spec?.placement;
   if (placement !== undefined && placement.constraints.length > 0) filters.push(constraintFilter(placement.constraints));
   if (placement !== undefined && placement.maxReplicas > 0) filters.push(maxReplicasFilter(task.serviceId, placement.maxReplicas));
+  const hostPorts = taskHostPorts(task);
+  if (hostPorts.length > 0) filters.push(hostPortFilter(hostPorts));
   return filters;
 }
 

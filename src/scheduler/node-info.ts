@@ -1,4 +1,4 @@
-import type { Node, Task } from '../../proto/gen/objects.js';
+import { PublishMode, type Node, type Task } from '../../proto/gen/objects.js';
 import { isActiveOnNode, occupiesNode } from './task-states.js';
 
 export interface ResourceAmounts {
@@ -10,6 +10,16 @@ export interface ResourceAmounts {
 export function taskReservations(task: Task): ResourceAmounts {
   const reservations = task.spec?.resources?.reservations;
   return { nanoCpus: reservations?.nanoCpus ?? 0, memoryBytes: reservations?.memoryBytes ?? 0 };
+}
+
+/**
+ * The host-mode ports a task publishes on its node, as `<protocol>/<port>` keys. Only its own node
+ * answers on them, so two tasks holding one cannot share a node.
+ */
+export function taskHostPorts(task: Task): string[] {
+  return (task.endpoint?.ports ?? [])
+    .filter((p) => p.publishMode === PublishMode.PUBLISH_MODE_HOST && p.publishedPort > 0)
+    .map((p) => `${p.protocol}/${p.publishedPort}`);
 }
 
 /**
@@ -25,6 +35,8 @@ export class NodeInfo {
   private active = 0;
   private reservedCpus = 0;
   private reservedMemory = 0;
+  /** Host-mode ports held by the tasks occupying the node, with how many hold each (normally one). */
+  private readonly hostPorts = new Map<string, number>();
 
   constructor(node: Node, tasks: Iterable<Task> = []) {
     this.current = node;
@@ -62,6 +74,11 @@ export class NodeInfo {
     };
   }
 
+  /** Whether a task occupying this node publishes this host-mode port (a `taskHostPorts` key). */
+  hostPortInUse(key: string): boolean {
+    return this.hostPorts.has(key);
+  }
+
   hasTask(taskId: string): boolean {
     return this.tasks.has(taskId);
   }
@@ -94,6 +111,11 @@ export class NodeInfo {
     const reserved = taskReservations(task);
     this.reservedCpus += sign * reserved.nanoCpus;
     this.reservedMemory += sign * reserved.memoryBytes;
+    for (const key of taskHostPorts(task)) {
+      const held = (this.hostPorts.get(key) ?? 0) + sign;
+      if (held === 0) this.hostPorts.delete(key);
+      else this.hostPorts.set(key, held);
+    }
     if (!isActiveOnNode(task)) return;
     this.active += sign;
     const n = (this.activeByService.get(task.serviceId) ?? 0) + sign;

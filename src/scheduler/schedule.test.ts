@@ -91,6 +91,13 @@ describe('planPlacements', () => {
     ]);
   });
 
+  it('places at most one task per node for a host-mode port, counting any service already holding it', () => {
+    const nodes = [...buildNodeInfos([makeNode('a'), makeNode('b'), makeNode('c')], [runningTask('r', 'a', { serviceId: 'other', hostPorts: [8080] })]).values()];
+    const plan = planPlacements(nodes, pendingTasks(3, 't', { hostPorts: [8080] }));
+    expect(countByNode(plan)).toEqual({ b: 1, c: 1 });
+    expect(plan.unschedulable.map((u) => u.message)).toEqual(['no suitable node (host-mode port already in use on 3 nodes)']);
+  });
+
   it('places tasks with constraints only on matching nodes', () => {
     const nodes = [new NodeInfo(makeNode('a', { labels: { ssd: 'yes' } })), new NodeInfo(makeNode('b'))];
     const plan = planPlacements(nodes, pendingTasks(3, 't', { constraints: ['node.labels.ssd==yes'] }));

@@ -20,6 +20,15 @@ describe('newTask', () => {
     expect(task.spec).toEqual(service.spec?.task);
   });
 
+  it('carries the service\'s endpoint, so a task the allocator never sees still knows its host-mode ports', () => {
+    const endpoint = { mode: 0, ports: [{ protocol: 0, targetPort: 80, publishedPort: 8080, publishMode: 1 }] };
+    const service = { ...makeService('web'), endpoint: { spec: endpoint, ports: endpoint.ports, virtualIps: [] } };
+    const task = newTask(service, { slot: 1 }, { now: 0 });
+    expect(task.endpoint).toEqual(service.endpoint);
+    // A scale bumps the version; the task still matches its service.
+    expect(isDirty(task, { ...service, specVersion: service.specVersion + 1, spec: { ...service.spec!, endpoint } })).toBe(false);
+  });
+
   it('places a global task on its node, slot 0, and may start it READY', () => {
     const task = newTask(makeService('agent'), { nodeId: 'n1' }, { now: 0, desiredState: TaskState.TASK_STATE_READY });
     expect([task.slot, task.nodeId, task.desiredState]).toEqual([0, 'n1', TaskState.TASK_STATE_READY]);

@@ -56,7 +56,9 @@ export function newTask(service: Service, placement: TaskPlacement, options: New
       pid: 0,
     },
     networks: [],
-    endpoint: undefined,
+    // The allocator refreshes it for tasks it sees; the others keep the service's (host-mode
+    // ports, which the scheduler and the worker read from the task).
+    endpoint: service.endpoint,
   };
 }
 

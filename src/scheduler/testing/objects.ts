@@ -1,5 +1,5 @@
 /** Builders for the scheduler's tests: nodes and tasks with only the parts a test cares about. */
-import { Node, NodeAvailability, NodeRole, NodeState, Task, TaskState } from '../../../proto/gen/objects.js';
+import { Node, NodeAvailability, NodeRole, NodeState, PortProtocol, PublishMode, Task, TaskState } from '../../../proto/gen/objects.js';
 
 export const GiB = 2 ** 30;
 export const CPU = 1e9;
@@ -48,6 +48,8 @@ export interface TaskOptions {
   constraints?: string[];
   spread?: string[];
   maxReplicas?: number;
+  /** TCP ports published in host mode (the task's endpoint). */
+  hostPorts?: number[];
   version?: number;
 }
 
@@ -65,6 +67,18 @@ export function makeTask(id: string, options: TaskOptions = {}): Task {
         maxReplicas: options.maxReplicas ?? 0,
       },
     },
+    ...(options.hostPorts
+      ? {
+          endpoint: {
+            ports: options.hostPorts.map((p) => ({
+              protocol: PortProtocol.PORT_PROTOCOL_TCP,
+              targetPort: 80,
+              publishedPort: p,
+              publishMode: PublishMode.PUBLISH_MODE_HOST,
+            })),
+          },
+        }
+      : {}),
     desiredState: options.desiredState ?? TaskState.TASK_STATE_RUNNING,
     status: { state: options.state ?? TaskState.TASK_STATE_PENDING, message: options.message ?? '' },
   });
