@@ -2,7 +2,7 @@
 # (Debian packages through apt-get, npm packages through npm ci), so they work on a fresh machine.
 
 SHELL := /bin/bash
-APT_PACKAGES := protobuf-compiler etcd-server etcd-client docker-registry skopeo umoci busybox-static jq zstd curl openssl attr runc iproute2
+APT_PACKAGES := protobuf-compiler etcd-server etcd-client docker-registry skopeo umoci busybox-static jq zstd curl openssl attr runc iproute2 nftables conntrack
 STAMP := node_modules/.shoal-deps-stamp
 
 .PHONY: deps build test demo raft-demo clean

@@ -873,7 +873,10 @@ export interface NetworkAttachment {
 export interface PortConfig {
   protocol: PortProtocol;
   targetPort: number;
-  /** 0 in a spec: the allocator picks one from 30000-32767 (ingress mode only). */
+  /**
+   * 0 in a spec: the allocator picks one from 30000-32767 for the service (ingress mode), or the
+   * scheduler one from 32768-60999 on each task's node (host mode, in Task.endpoint).
+   */
   publishedPort: number;
   publishMode: PublishMode;
 }

@@ -1,6 +1,7 @@
 import { NodeAvailability, NodeState, type Task } from '../../proto/gen/objects.js';
 import { matchesConstraints, parseConstraints } from './constraints.js';
-import { taskHostPorts, taskReservations, type NodeInfo } from './node-info.js';
+import { hasDynamicHostPorts, taskHostPorts, withDynamicHostPorts } from './host-ports.js';
+import { taskReservations, type NodeInfo } from './node-info.js';
 
 /**
  * One reason a node can be unfit for a task. Filters are made for one task (see `filtersFor`) so
@@ -73,12 +74,16 @@ function maxReplicasFilter(serviceId: string, maxReplicas: number): Filter {
   };
 }
 
-/** Host-mode ports are answered by the one task holding them on a node; a task that stops still holds them. */
-function hostPortFilter(keys: readonly string[]): Filter {
+/**
+ * Host-mode ports are answered by the one task holding them on a node (a task that stops still
+ * holds them), and ports published as 0 need free ones in the node's dynamic range.
+ */
+function hostPortFilter(task: Task, keys: readonly string[]): Filter {
+  const dynamic = hasDynamicHostPorts(task);
   return {
     name: 'host-port',
     capacity: true,
-    check: (node) => !keys.some((key) => node.hostPortInUse(key)),
+    check: (node) => !keys.some((key) => node.hostPortInUse(key)) && (!dynamic || withDynamicHostPorts(task.endpoint!, node) !== undefined),
     explain: (n) => `host-mode port already in use on ${countNodes(n)}`,
   };
 }
@@ -97,7 +102,7 @@ export function filtersFor(task: Task): Filter[] {
   if (placement !== undefined && placement.constraints.length > 0) filters.push(constraintFilter(placement.constraints));
   if (placement !== undefined && placement.maxReplicas > 0) filters.push(maxReplicasFilter(task.serviceId, placement.maxReplicas));
   const hostPorts = taskHostPorts(task);
-  if (hostPorts.length > 0) filters.push(hostPortFilter(hostPorts));
+  if (hostPorts.length > 0 || hasDynamicHostPorts(task)) filters.push(hostPortFilter(task, hostPorts));
   return filters;
 }
 

@@ -1,4 +1,5 @@
-import { PublishMode, type Node, type Task } from '../../proto/gen/objects.js';
+import type { Node, Task } from '../../proto/gen/objects.js';
+import { taskHostPorts } from './host-ports.js';
 import { isActiveOnNode, occupiesNode } from './task-states.js';
 
 export interface ResourceAmounts {
@@ -10,16 +11,6 @@ export interface ResourceAmounts {
 export function taskReservations(task: Task): ResourceAmounts {
   const reservations = task.spec?.resources?.reservations;
   return { nanoCpus: reservations?.nanoCpus ?? 0, memoryBytes: reservations?.memoryBytes ?? 0 };
-}
-
-/**
- * The host-mode ports a task publishes on its node, as `<protocol>/<port>` keys. Only its own node
- * answers on them, so two tasks holding one cannot share a node.
- */
-export function taskHostPorts(task: Task): string[] {
-  return (task.endpoint?.ports ?? [])
-    .filter((p) => p.publishMode === PublishMode.PUBLISH_MODE_HOST && p.publishedPort > 0)
-    .map((p) => `${p.protocol}/${p.publishedPort}`);
 }
 
 /**
@@ -74,7 +65,7 @@ export class NodeInfo {
     };
   }
 
-  /** Whether a task occupying this node publishes this host-mode port (a `taskHostPorts` key). */
+  /** Whether a task occupying this node publishes this host-mode port (a `taskHostPorts` key: `<protocol>/<port>`). */
   hostPortInUse(key: string): boolean {
     return this.hostPorts.has(key);
   }

@@ -98,6 +98,16 @@ describe('planPlacements', () => {
     expect(plan.unschedulable.map((u) => u.message)).toEqual(['no suitable node (host-mode port already in use on 3 nodes)']);
   });
 
+  it('picks a free port of the dynamic range for a host-mode port published as 0, per node', () => {
+    const nodes = [...buildNodeInfos([makeNode('a'), makeNode('b')], [runningTask('r', 'a', { serviceId: 'other', hostPorts: [32768] })]).values()];
+    const tasks = pendingTasks(4, 't', { hostPorts: [0] });
+    const plan = planPlacements(nodes, tasks);
+    const published = plan.assigned.map(({ task, nodeId }) => `${nodeId}:${task.endpoint!.ports[0]!.publishedPort}`).sort();
+    expect(published).toEqual(['a:32769', 'a:32770', 'b:32768', 'b:32769']);
+    // The tasks read are left as they were: the ports go only into the versions to write.
+    expect(tasks.map((t) => t.endpoint!.ports[0]!.publishedPort)).toEqual([0, 0, 0, 0]);
+  });
+
   it('places tasks with constraints only on matching nodes', () => {
     const nodes = [new NodeInfo(makeNode('a', { labels: { ssd: 'yes' } })), new NodeInfo(makeNode('b'))];
     const plan = planPlacements(nodes, pendingTasks(3, 't', { constraints: ['node.labels.ssd==yes'] }));

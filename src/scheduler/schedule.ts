@@ -1,5 +1,6 @@
 import { HealthState, TaskState, type Task } from '../../proto/gen/objects.js';
 import { explainRejections, filtersFor, passesAll, type Filter } from './filters.js';
+import { hasDynamicHostPorts, withDynamicHostPorts } from './host-ports.js';
 import type { NodeAttribute } from './node-attributes.js';
 import type { NodeInfo } from './node-info.js';
 import { PlacementTree, parseSpread } from './preferences.js';
@@ -98,6 +99,7 @@ function assign(plan: PlacementPlan, task: Task, node: NodeInfo, now: number): v
   const assigned: Task = {
     ...task,
     nodeId: node.id,
+    ...(hasDynamicHostPorts(task) ? { endpoint: withDynamicHostPorts(task.endpoint!, node) } : {}),
     status: {
       state: TaskState.TASK_STATE_ASSIGNED,
       timestamp: now,

@@ -1,6 +1,7 @@
 /**
- * Endpoint spec rules, as docker has them: ports 1-65535 (a published port of 0 asks for one from
- * the dynamic range, in ingress mode only), no published port twice for one protocol, and no
+ * Endpoint spec rules, as docker has them: ports 1-65535 (a published port of 0 asks for one: from
+ * 30000-32767 by the allocator in ingress mode, from 32768-60999 on the task's node by the
+ * scheduler in host mode), no published port twice for one protocol, and no
  * ingress-published ports in dnsrr mode (the routing mesh balances over a VIP).
  */
 import { EndpointMode, PortProtocol, PublishMode, type EndpointSpec } from '../../../proto/gen/objects.js';
