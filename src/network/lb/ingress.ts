@@ -101,7 +101,8 @@ export class RoutingMesh {
   /**
    * Makes this node's published ports exactly these: ingress-mode ports (with their tasks' ingress
    * addresses, on any node) and host-mode ports (with the local task's address). Needs the
-   * sandbox when there are ingress-mode ports. Each table is replaced whole and only if it differs.
+   * sandbox when there are ingress-mode ports. Each table is replaced whole and only if it differs;
+   * UDP flows to tasks the new tables no longer send to are then forgotten in that namespace.
    */
   async setPorts(ingress: readonly IngressPort[], host: readonly HostPort[]): Promise<void> {
     const nodeTable = renderNodeTable(ingress, host, this.sandboxAddress);

@@ -10,11 +10,16 @@
  * What a table was written from is kept as its comment (`shoal:<digest>`), so writing the same
  * table again is a no-op that leaves its rules, handles and round-robin counters alone. The digest
  * vouches for what shoal wrote, not for hand edits made since.
+ *
+ * A write that drops a DNAT target (a backend) deletes the UDP conntrack entries translated to it,
+ * which would otherwise keep a client that sends from one port on that backend (`conntrack.ts`).
  */
 import { createHash } from 'node:crypto';
 import { CommandError, runCommand } from '../overlay/command.js';
 import type { Netns } from '../overlay/iproute.js';
+import { deleteUdpFlows } from './conntrack.js';
 import { inNamespace } from './namespace.js';
+import { sortedAddresses } from './values.js';
 
 /** Every table shoal writes is in the `ip` family and named `shoal_...`. */
 const TABLE_NAME = /^shoal_[a-z0-9_]{1,40}$/;
@@ -46,21 +51,31 @@ export function replaceTableScript(table: NftTable): string {
   return `${t}\ndelete ${t}\n${t} {\n\tcomment "shoal:${tableDigest(table)}";\n${table.body}}\n`;
 }
 
-/** The digest the table was written with, or undefined when it is absent or was not written by `applyTable`. */
-export async function readTableDigest(ns: Netns, name: string): Promise<string | undefined> {
+/** `nft list table ip NAME`, or undefined when there is no such table. */
+async function listTable(ns: Netns, name: string): Promise<string | undefined> {
   checkTableName(name);
   try {
-    return DIGEST_COMMENT.exec(await nft(ns, ['list', 'table', 'ip', name]))?.[1];
+    return await nft(ns, ['list', 'table', 'ip', name]);
   } catch (err) {
     if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) return undefined;
     throw err;
   }
 }
 
-/** Writes the table unless it already holds exactly this; returns whether it wrote. */
+/**
+ * Writes the table unless it already holds exactly this; returns whether it wrote. Then deletes the
+ * UDP flows of every address the old table DNATed to and the new one does not (see
+ * `conntrack.ts`): the old targets are read from the same listing as the digest, the new ones from
+ * the table being written, so nothing is kept in memory and a write costs no extra read. An
+ * address any rule of the new table still DNATs to keeps its flows. After the write, not before: a
+ * datagram in between would be translated by the old rules again.
+ */
 export async function applyTable(ns: Netns, table: NftTable): Promise<boolean> {
-  if ((await readTableDigest(ns, table.name)) === tableDigest(table)) return false;
+  const current = await listTable(ns, table.name);
+  if (current !== undefined && DIGEST_COMMENT.exec(current)?.[1] === tableDigest(table)) return false;
   await nft(ns, ['-f', '-'], replaceTableScript(table));
+  const kept = new Set(dnatTargets(table.body));
+  await deleteUdpFlows(ns, dnatTargets(current ?? '').filter((address) => !kept.has(address)));
   return true;
 }
 
@@ -68,6 +83,21 @@ export async function applyTable(ns: Netns, table: NftTable): Promise<boolean> {
 export async function removeTable(ns: Netns, name: string): Promise<void> {
   checkTableName(name);
   await nft(ns, ['-f', '-'], `table ip ${name}\ndelete table ip ${name}\n`);
+}
+
+/**
+ * The addresses a table's rules DNAT to, distinct and in numeric order, from its text in nft's
+ * syntax: what `nft list table` prints, or the body `applyTable` writes. Every address after a
+ * `dnat to` on its line: one address (the sandbox, a host-mode task, with or without a port) or the
+ * values of a round-robin map. Matches, vmaps and sets (the VIPs themselves) come before it or on
+ * lines without one.
+ */
+export function dnatTargets(text: string): string[] {
+  const found = text.split('\n').flatMap((line) => {
+    const at = line.indexOf('dnat to ');
+    return at < 0 ? [] : [...line.slice(at).matchAll(/\b\d+\.\d+\.\d+\.\d+\b/g)].map((m) => m[0]);
+  });
+  return sortedAddresses(found);
 }
 
 interface NftJsonList {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderNodeTable, renderSandboxTable, type IngressPort } from './ingress-rules.js';
-import { replaceTableScript, tableDigest } from './nft.js';
+import { dnatTargets, replaceTableScript, tableDigest } from './nft.js';
 import { renderVipTable } from './vip.js';
 
 describe('renderVipTable', () => {
@@ -81,5 +81,35 @@ describe('replaceTableScript', () => {
     );
     expect(tableDigest({ ...table, body: '\tchain d { }\n' })).not.toBe(tableDigest(table));
     expect(() => replaceTableScript({ name: 'filter', body: '' })).toThrow(/invalid table name/);
+  });
+});
+
+describe('dnatTargets', () => {
+  it('reads nft\'s own listing: round-robin maps and single DNATs, with or without a port, once each in numeric order', () => {
+    // `nft list table` (nftables 1.0.6) of tables like the routing mesh's and a VIP table.
+    const listing = [
+      'table ip shoal_ingress {',
+      '\tcomment "shoal:0123abcd"',
+      '\tchain prerouting {',
+      '\t\ttype nat hook prerouting priority dstnat; policy accept;',
+      '\t\tiifname "gw0" udp dport 30080 dnat to numgen inc mod 2 map { 0 : 10.255.0.9, 1 : 10.255.0.10 }:80',
+      '\t\tfib daddr type local tcp dport 8081 dnat to 169.254.213.2',
+      '\t\tfib daddr type local udp dport 8082 dnat to 172.30.0.5:80',
+      '\t\tip daddr vmap { 10.0.1.20 : goto svc_0 }',
+      '\t}',
+      '\tchain svc_0 {',
+      '\t\tdnat to numgen inc mod 1 map { 0 : 10.255.0.9 }',
+      '\t}',
+      '}',
+    ].join('\n');
+    expect(dnatTargets(listing)).toEqual(['10.255.0.9', '10.255.0.10', '169.254.213.2', '172.30.0.5']);
+    expect(dnatTargets('')).toEqual([]);
+  });
+
+  it('reads the tables shoal renders alike, and not the VIPs they match', () => {
+    const vip = renderVipTable([{ vip: '10.0.1.20', backends: ['10.0.1.7', '10.0.1.5'] }, { vip: '10.0.1.3', backends: [] }]);
+    expect(dnatTargets(vip.body)).toEqual(['10.0.1.5', '10.0.1.7']);
+    const node = renderNodeTable([{ protocol: 'tcp', published: 8080, target: 80 }], [{ protocol: 'udp', published: 53, target: 5353, address: '172.30.0.2' }], '169.254.213.2');
+    expect(dnatTargets(node.body)).toEqual(['169.254.213.2', '172.30.0.2']);
   });
 });

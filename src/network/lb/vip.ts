@@ -66,8 +66,9 @@ export function renderVipTable(services: readonly VipService[]): NftTable {
 
 /**
  * Makes the namespace balance exactly these VIPs, replacing the whole table at once; no change
- * (and no write) when it already does. `containerNetns` is a name under /run/netns or a path such
- * as /proc/PID/ns/net. Returns whether the table was written.
+ * (and no write) when it already does. The container's UDP flows to backends no VIP has any more
+ * are forgotten, so their next datagram goes to a backend that is still there. `containerNetns` is
+ * a name under /run/netns or a path such as /proc/PID/ns/net. Returns whether the table was written.
  */
 export function programVips(containerNetns: string, services: readonly VipService[]): Promise<boolean> {
   return applyTable(containerNetns, renderVipTable(services));
