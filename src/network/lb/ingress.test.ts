@@ -128,6 +128,15 @@ describe('published ports through the routing mesh', () => {
     await expect(noSandbox.setPorts([web([])], [])).rejects.toThrow(/ensure it first/);
   });
 
+  it('without ingress ports the sandbox goes on its own, and host-mode ports go on answering', async () => {
+    await meshA.setPorts([], [hostPort]);
+    await meshA.removeSandbox();
+    expect(await netnsExists(meshA.sandbox)).toBe(false);
+    expect(await namesReached(nodeB, UNDERLAY_A, 30081, 2)).toEqual(['host-task', 'host-task']);
+    await meshA.removePorts();
+    expect(await connect(nodeB, UNDERLAY_A, 30081)).toEqual({ error: expect.stringMatching(/Connection refused|timed out/) });
+  });
+
   it('leaves nothing behind on removal: no table, no link, no sandbox, no ingress endpoint', async () => {
     await meshA.remove();
     await meshA.remove();

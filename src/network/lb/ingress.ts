@@ -11,9 +11,8 @@
  *   client ─> node:P ──DNAT──> sandbox gw0:P ──DNAT + masquerade──> task:T on the ingress network
  *
  * and the reply retraces it through both conntrack tables. Host-mode ports skip the sandbox: the
- * node DNATs straight to its local task's address, which the node's namespace must be able to
- * route to (the container's link to the node, Docker's docker_gwbridge, is not built yet); the
- * task sees the client's own address.
+ * node DNATs straight to its local task's address on the node's gateway bridge
+ * (`src/network/gateway`, Docker's docker_gwbridge); the task sees the client's own address.
  *
  * Both namespaces must forward; the sandbox's is ours, the node's is the host's own setting, which
  * `setPorts` turns on as Docker does. Nothing here is kept in memory: every call reads or
@@ -115,19 +114,29 @@ export class RoutingMesh {
     await applyTable(this.options.nodeNetns, nodeTable);
   }
 
+  /** Removes the node's table (no port is published here any more); the sandbox stays. */
+  async removePorts(): Promise<void> {
+    await removeTable(this.options.nodeNetns, INGRESS_TABLE);
+  }
+
   /**
-   * Removes the node's table, the link and the sandbox with its interfaces: the ingress endpoint
-   * is deleted here too, so the overlay's end of it goes at once rather than when the kernel gets
-   * round to destroying the namespace.
+   * Removes the link and the sandbox with its interfaces (no ingress-mode port any more): the
+   * ingress endpoint is deleted here too, so the overlay's end of it goes at once rather than when
+   * the kernel gets round to destroying the namespace.
    */
-  async remove(): Promise<void> {
+  async removeSandbox(): Promise<void> {
     const { sandbox, nodeNetns } = this.options;
-    await removeTable(nodeNetns, INGRESS_TABLE);
     if (await netnsExists(sandbox)) {
       await deleteLinks(sandbox, [SANDBOX_OVERLAY_IFNAME, SANDBOX_LINK_IFNAME]);
       await ip(undefined, ['netns', 'del', sandbox]);
     }
     await deleteLinks(nodeNetns, [NODE_LINK_IFNAME]);
+  }
+
+  /** Removes everything: the node's table, then the sandbox. */
+  async remove(): Promise<void> {
+    await this.removePorts();
+    await this.removeSandbox();
   }
 }
 
