@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OverlayDataPlane, type OverlayNetworkConfig } from './data-plane.js';
 import { bridgeJson, ip, ipJson, type BridgeFdbEntry, type IpAddrLink, type IpNeighbour } from './iproute.js';
+import { endpointVethName } from './names.js';
 import { listNetns } from './sandbox.js';
 import { addNetns, linkNodes, pings, removeTagged, testTag } from './testing/namespaces.js';
 
@@ -59,7 +60,7 @@ async function snapshot(namespaces: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  for (const ns of [nodeA, nodeB, c('a1'), c('b1'), c('a2'), c('b2'), c('a3'), c('b3'), c('a4')]) await addNetns(ns);
+  for (const ns of [nodeA, nodeB, c('a1'), c('b1'), c('a2'), c('b2'), c('a3'), c('b3'), c('a4'), c('a5'), c('a6'), c('a7')]) await addNetns(ns);
   await linkNodes(nodeA, nodeB, { addressA: UNDERLAY_A, addressB: UNDERLAY_B, mtu: 1400 });
   planeA = plane('a');
   planeB = plane('b');
@@ -166,6 +167,22 @@ describe('OverlayDataPlane on two nodes', () => {
     await planeA.setPeers(net1.id, [{ address: '10.213.1.3', underlay: UNDERLAY_B }]);
     expect((await link(sandboxA(net1), 'vxlan0'))?.master).toBe('br0');
     expect(await pings(c('a1'), '10.213.1.3', 3)).toBe(true);
+  });
+
+  it('attaches and detaches many containers of one network at once, replacing what a crashed attach left', async () => {
+    // A crash after the pair was created, before it was finished: no address, not on br0, no alias.
+    await ip(c('a5'), ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', endpointVethName('10.213.1.5'), 'netns', sandboxA(net1)]);
+    const mine = ['a5', 'a6', 'a7'].map((ns, i) => ({ containerNetns: c(ns), ifname: 'eth0', address: `10.213.1.${5 + i}` }));
+    await Promise.all(mine.map((e) => planeA.attach(net1.id, { ...e, defaultRoute: true })));
+    const endpoints = await planeA.endpoints(net1.id);
+    const byAddress = (x: { address: string }, y: { address: string }): number => x.address.localeCompare(y.address);
+    expect(endpoints.filter((e) => mine.some((m) => m.containerNetns === e.containerNetns)).sort(byAddress)).toEqual(mine);
+    expect((await link(c('a5'), 'eth0'))?.addr_info?.map((a) => `${a.local}/${a.prefixlen}`)).toContain('10.213.1.5/24');
+    expect(await pings(c('a5'), '10.213.1.7', 3)).toBe(true);
+
+    await Promise.all(mine.map((e) => planeA.detach(net1.id, e)));
+    expect(await planeA.endpoints(net1.id)).toEqual(endpoints.filter((e) => !mine.some((m) => m.containerNetns === e.containerNetns)));
+    for (const e of mine) expect(await linkNames(e.containerNetns)).toEqual(['lo']);
   });
 
   it('after a restart, finds its networks and endpoints, removes stale networks and stale peers', async () => {

@@ -3,17 +3,19 @@
  * networks. One sandbox namespace per network (`sandbox.ts`), one veth pair per container endpoint
  * (`endpoint.ts`), static entries for the endpoints on other nodes (`peers.ts`); everything through
  * iproute2, everything idempotent, and everything found again from the kernel after a restart:
- * the instance holds no state but the underlay MTU.
+ * the instance holds no state but the underlay MTU and what its own ensures made of each bridge
+ * (gateway, prefix length, MTU), which spares an attach reading the sandbox first.
  *
- * Calls about one network run one at a time, in call order; calls about different networks run
- * concurrently. Several data planes may share a kernel (nodes of a local cluster, tests) as long as
+ * Calls about one network run one at a time, in call order, except that attaches and detaches
+ * run concurrently with each other (each endpoint's own in call order): many containers starting
+ * at once do not wait for each other's veths. Calls about different networks run concurrently. Several data planes may share a kernel (nodes of a local cluster, tests) as long as
  * each has its own prefix and its own underlay namespace.
  */
 import { contains, parseAddress, parseSubnet } from '../../common/ipv4.js';
-import { attachEndpoint, detachEndpoint, listEndpoints, type Endpoint, type EndpointSpec } from './endpoint.js';
+import { attachEndpoint, detachEndpoint, listEndpoints, type BridgeInfo, type Endpoint, type EndpointSpec } from './endpoint.js';
 import { checkNetns, ipJson, type IpLink } from './iproute.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { checkIfname, checkNetworkId, checkPrefix, isSandboxName, sandboxName, type EndpointKey } from './names.js';
+import { checkIfname, checkNetworkId, checkPrefix, endpointAlias, isSandboxName, sandboxName, type EndpointKey } from './names.js';
 import { applyPeerPlan, isEmptyPlan, planPeers, readPeerTables, type Peer } from './peers.js';
 import { BRIDGE, ensureSandbox, listNetns, netnsExists, removeSandbox } from './sandbox.js';
 import { underlayMtu, VXLAN_OVERHEAD } from './underlay.js';
@@ -42,6 +44,10 @@ const MAX_VNI = 2 ** 24 - 1;
 
 export class OverlayDataPlane {
   private readonly queue = new KeyedQueue();
+  /** Attaches and detaches of one endpoint (sandbox and container interface), in call order. */
+  private readonly endpointQueue = new KeyedQueue();
+  /** By sandbox: br0 as this instance's last successful ensure left it; forgotten when the sandbox goes. */
+  private readonly bridges = new Map<string, BridgeInfo>();
   private mtu: Promise<number> | undefined;
 
   constructor(private readonly options: OverlayDataPlaneOptions) {
@@ -63,8 +69,9 @@ export class OverlayDataPlane {
     const subnet = parseSubnet(net.subnet);
     if (!contains(subnet, parseAddress(net.gateway))) throw new Error(`gateway ${net.gateway} is outside ${net.subnet}`);
     const mtu = await this.overlayMtu();
-    await this.queue.run(name, () =>
-      ensureSandbox({
+    await this.queue.run(name, async () => {
+      this.bridges.delete(name);
+      await ensureSandbox({
         name,
         networkId: net.id,
         vni: net.vni,
@@ -73,14 +80,15 @@ export class OverlayDataPlane {
         mtu,
         underlayNetns: this.options.underlayNetns,
         underlayAddress: this.options.underlayAddress,
-      }),
-    );
+      });
+      this.bridges.set(name, { gateway: net.gateway, prefixLength: subnet.prefixLength, mtu });
+    });
   }
 
   /** Removes the network's sandbox with its devices and endpoints; nothing to do if it is gone. */
   async removeNetwork(networkId: string): Promise<void> {
     const name = this.sandboxName(networkId);
-    await this.queue.run(name, () => removeSandbox(name));
+    await this.queue.run(name, () => this.dropSandbox(name));
   }
 
   /** Gives a container an interface on the network (the network must have been ensured). */
@@ -88,14 +96,14 @@ export class OverlayDataPlane {
     const name = this.sandboxName(networkId);
     checkEndpointKey(endpoint);
     parseAddress(endpoint.address);
-    await this.queue.run(name, () => attachEndpoint(name, endpoint));
+    await this.endpointJob(name, endpoint, () => attachEndpoint(name, endpoint, this.bridges.get(name)));
   }
 
   /** Removes a container's interface from the network, if it is there. */
   async detach(networkId: string, key: EndpointKey): Promise<void> {
     const name = this.sandboxName(networkId);
     checkEndpointKey(key);
-    await this.queue.run(name, async () => {
+    await this.endpointJob(name, key, async () => {
       if (await netnsExists(name)) await detachEndpoint(name, key);
     });
   }
@@ -142,8 +150,18 @@ export class OverlayDataPlane {
   async reconcileNetworks(wantedIds: readonly string[]): Promise<string[]> {
     const keep = new Set(wantedIds.map((id) => this.sandboxName(id)));
     const stale = (await this.sandboxes()).filter((name) => !keep.has(name));
-    for (const name of stale) await this.queue.run(name, () => removeSandbox(name));
+    for (const name of stale) await this.queue.run(name, () => this.dropSandbox(name));
     return stale;
+  }
+
+  /** Concurrent with other endpoints' jobs in the sandbox, after (and before) its other calls in call order. */
+  private endpointJob(name: string, key: EndpointKey, job: () => Promise<void>): Promise<void> {
+    return this.queue.runShared(name, () => this.endpointQueue.run(`${name} ${endpointAlias(key)}`, job));
+  }
+
+  private async dropSandbox(name: string): Promise<void> {
+    this.bridges.delete(name);
+    await removeSandbox(name);
   }
 
   private async sandboxes(): Promise<string[]> {

@@ -39,3 +39,58 @@ describe('KeyedQueue', () => {
     await blocked;
   });
 });
+
+describe('KeyedQueue shared jobs', () => {
+  it('runs shared jobs of one key together, after the ordinary jobs called before them and before those called after', async () => {
+    const queue = new KeyedQueue();
+    const log: string[] = [];
+    const ensure = deferred();
+    const attachA = deferred();
+    const attachB = deferred();
+    const first = queue.run('net1', async () => {
+      log.push('ensure');
+      await ensure.promise;
+    });
+    const a = queue.runShared('net1', async () => {
+      log.push('a start');
+      await attachA.promise;
+      log.push('a end');
+    });
+    const b = queue.runShared('net1', async () => {
+      log.push('b start');
+      await attachB.promise;
+      log.push('b end');
+    });
+    const remove = queue.run('net1', async () => {
+      log.push('remove');
+    });
+    const c = queue.runShared('net1', async () => {
+      log.push('c');
+    });
+    await flush();
+    expect(log).toEqual(['ensure']);
+    ensure.resolve();
+    await first;
+    await flush();
+    expect(log).toEqual(['ensure', 'a start', 'b start']);
+    attachB.resolve();
+    await b;
+    await flush();
+    expect(log).toEqual(['ensure', 'a start', 'b start', 'b end']);
+    attachA.resolve();
+    await Promise.all([a, remove, c]);
+    expect(log).toEqual(['ensure', 'a start', 'b start', 'b end', 'a end', 'remove', 'c']);
+  });
+
+  it('goes on past a failed shared job', async () => {
+    const queue = new KeyedQueue();
+    const failed = queue.runShared('net1', () => Promise.reject(new Error('attach failed')));
+    const next = queue.run('net1', async () => 'ran');
+    await expect(failed).rejects.toThrow('attach failed');
+    expect(await next).toBe('ran');
+  });
+});
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
