@@ -16,6 +16,7 @@ describe('shoal worker flags', () => {
       runtimeRoot: defaultRuntimeRoot('/tmp/w'),
       cgroupParent: `/shoal/${hostname()}`,
       insecureRegistries: [],
+      gatewaySubnet: undefined,
       fakeConfigFile: undefined,
       labels: {},
       hostname: undefined,
@@ -52,6 +53,12 @@ describe('shoal worker flags', () => {
       insecureRegistries: ['10.213.0.1:5000', 'reg.lan:443'],
     });
     expect(() => parseWorkerFlags([...required, '--insecure-registry', 'reg.lan'])).toThrow(/--insecure-registry reg.lan: expected HOST:PORT/);
+  });
+
+  it('takes the gateway bridge\'s subnet, a /29 at least', () => {
+    expect(parseWorkerFlags([...required, '--gateway-subnet', '10.99.0.0/24'])).toMatchObject({ gatewaySubnet: '10.99.0.0/24' });
+    expect(() => parseWorkerFlags([...required, '--gateway-subnet', '10.99.0.0/30'])).toThrow(/--gateway-subnet: invalid gateway subnet 10.99.0.0\/30: at least a \/29/);
+    expect(() => parseWorkerFlags([...required, '--gateway-subnet', 'nope'])).toThrow(UsageError);
   });
 
   it('takes the join token from --token, else from SHOAL_JOIN_TOKEN', () => {

@@ -4,6 +4,7 @@ import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isHostPort } from '../../src/common/host-port.js';
+import { gatewaySubnet } from '../../src/network/gateway/names.js';
 
 export const usage = `Usage: shoal worker --join HOST:PORT --token TOKEN --state-dir DIR [OPTIONS]
 
@@ -32,6 +33,10 @@ Options:
       --insecure-registry HOST:PORT
                                 A registry pulled from over plain HTTP, not HTTPS
                                 (repeatable, as dockerd's; loopback ones always are)
+      --gateway-subnet CIDR     The subnet of this node's gateway bridge (shoal_gw), which
+                                gives containers with host-mode ports an address the node
+                                routes to; at least a /29, unused elsewhere on the node
+                                (default 172.30.0.0/16)
       --fake-config FILE        JSON timings and failure modes for the fake executor
                                 (see cmd/worker/README.md)
       --label KEY=VALUE         A label of this node, for engine.labels constraints (repeatable)
@@ -51,6 +56,8 @@ export interface WorkerFlags {
   cgroupParent: string;
   /** Registries (`host:port`) pulled from over plain HTTP, besides loopback ones. */
   insecureRegistries: string[];
+  /** The gateway bridge's subnet; the network agent's default when undefined. */
+  gatewaySubnet: string | undefined;
   fakeConfigFile: string | undefined;
   labels: Record<string, string>;
   hostname: string | undefined;
@@ -75,6 +82,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
         'runtime-root': { type: 'string' },
         'cgroup-parent': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
+        'gateway-subnet': { type: 'string' },
         'fake-config': { type: 'string' },
         label: { type: 'string', multiple: true },
         hostname: { type: 'string' },
@@ -107,6 +115,14 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
   if (cgroupParent === '' || cgroupParent.split('/').includes('..')) throw new UsageError(`--cgroup-parent ${cgroupParent}: expected a cgroup path without '..'`);
   const insecureRegistries = values['insecure-registry'] ?? [];
   for (const registry of insecureRegistries) checkHostPort('--insecure-registry', registry);
+  const subnet = values['gateway-subnet'];
+  if (subnet !== undefined) {
+    try {
+      gatewaySubnet(subnet);
+    } catch (err) {
+      throw new UsageError(`--gateway-subnet: ${(err as Error).message}`);
+    }
+  }
   return {
     help: false,
     managers,
@@ -116,6 +132,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     runtimeRoot,
     cgroupParent,
     insecureRegistries,
+    gatewaySubnet: subnet,
     fakeConfigFile: values['fake-config'],
     labels: parseLabels(values.label ?? []),
     hostname: values.hostname,

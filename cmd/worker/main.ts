@@ -51,6 +51,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       executor,
       labels: flags.labels,
       hostname: flags.hostname,
+      gatewaySubnet: flags.gatewaySubnet,
       logger,
     });
   } catch (err) {

@@ -50,6 +50,8 @@ export interface AgentOptions {
   hostname?: string;
   /** The node's own labels (docker's engine labels). */
   labels?: Record<string, string>;
+  /** The network agent's gateway bridge subnet (containers with host-mode ports); its default when absent. */
+  gatewaySubnet?: string;
   /** Default: this host's CPUs and memory. */
   resources?: Resources;
   /** Default: this host's os and machine. */
@@ -194,7 +196,7 @@ export class Agent {
     const logger = opts.logger ?? silentLogger;
     const credentials = await obtainNodeCredentials({ stateDir: opts.stateDir, managers: [...opts.managers, ...saved.managers], joinToken: opts.joinToken, logger });
     const network = opts.executor.useNetworking
-      ? await NetworkAgent.start({ nodeId: credentials.nodeId, stateDir: opts.stateDir, clock: opts.clock, logger })
+      ? await NetworkAgent.start({ nodeId: credentials.nodeId, stateDir: opts.stateDir, gatewaySubnet: opts.gatewaySubnet, clock: opts.clock, logger })
       : undefined;
     const agent = new Agent(opts, saved, credentials, network);
     logger.info({ stateDir: opts.stateDir, nodeId: credentials.nodeId, tasks: saved.tasks.length }, 'agent: starting');

@@ -1,7 +1,8 @@
 /**
  * What an executor whose containers have network namespaces of their own (the runtime executor)
  * asks of the agent's networking (`NetworkAgent`): the resolver their DNS relays talk to, and
- * putting a created container on its networks before it starts. The executor depends on this
+ * putting a created container on its networks, and on the node's gateway bridge for its host-mode
+ * ports, before it starts. The executor depends on this
  * interface only, so its tests can give it a fake.
  */
 
@@ -12,13 +13,22 @@ export interface ContainerAddress {
   address: string;
 }
 
+/** A host-mode port of the container's task, published on this node (Task.endpoint, filled in by the scheduler). */
+export interface HostPortSpec {
+  protocol: 'tcp' | 'udp';
+  published: number;
+  target: number;
+}
+
 export interface NetworkedContainer {
   /** The task id, which is also the container's id (the DNS relay's hello names it). */
   taskId: string;
   /** The container's network namespace: `/proc/<init pid>/ns/net`. */
   netns: string;
-  /** In Task.networks order: the first is eth0 and carries the default route. */
+  /** In Task.networks order: the first is eth0 and carries the default route, unless the gateway bridge does. */
   networks: readonly ContainerAddress[];
+  /** Its host-mode ports: the container gets an interface on the gateway bridge after its networks, with the default route. */
+  hostPorts: readonly HostPortSpec[];
 }
 
 export interface ContainerNetworking {
@@ -26,11 +36,12 @@ export interface ContainerNetworking {
   readonly dnsSocket: string;
   /**
    * Waits (bounded) until every network of the container is ready on this node, attaches an
-   * interface per network into its namespace (eth0, eth1, ...), and programs its VIPs. Throws,
-   * saying which network is missing or what failed; the container must not be started then.
+   * interface per network into its namespace (eth0, eth1, ...), then one on the gateway bridge if
+   * it publishes host-mode ports (and publishes them), and programs its VIPs. Throws, saying which
+   * network is missing or what failed; the container must not be started then.
    */
   connect(container: NetworkedContainer): Promise<void>;
-  /** A container found running (after an agent restart): known to DNS and VIP updates again, nothing attached. */
+  /** A container found running (after an agent restart): known to DNS, VIP updates and its published ports again, nothing attached. */
   adopt(container: NetworkedContainer): void;
   /** The container is being removed: its interfaces leave their sandboxes and it is forgotten. */
   disconnect(container: NetworkedContainer): Promise<void>;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NetworkState } from '../../../proto/gen/dispatcher.js';
 import { EndpointMode, Network, PortProtocol, PublishMode } from '../../../proto/gen/objects.js';
 import { FakeClock } from '../../common/testing/fake-clock.js';
@@ -47,10 +47,11 @@ function state(extra: Partial<NetworkState> = {}): NetworkState {
   });
 }
 
-const container = (taskId: string, networks: [string, string][]): NetworkedContainer => ({
+const container = (taskId: string, networks: [string, string][], hostPorts: NetworkedContainer['hostPorts'] = []): NetworkedContainer => ({
   taskId,
   netns: `/proc/${taskId.replace(/\D/g, '')}00/ns/net`,
   networks: networks.map(([networkId, address]) => ({ networkId, address })),
+  hostPorts,
 });
 
 let dir: string;
@@ -88,11 +89,11 @@ describe('NetworkAgent', () => {
     ]);
     expect(backends.plane.peers.get(FRONT)).toEqual([{ address: '10.1.0.11', underlay: '192.168.7.2' }]);
     expect(backends.plane.peers.get(BACK)).toEqual([]);
-    // No ingress in the state: a mesh a previous agent may have left is removed, once.
-    expect(backends.mesh?.calls).toEqual(['remove']);
+    // No ingress in the state: a sandbox and a table a previous agent may have left are removed, once.
+    expect(backends.mesh?.calls).toEqual(['removeSandbox', 'removePorts']);
     agent.apply(state());
     await agent.idle();
-    expect(backends.mesh?.calls).toEqual(['remove']);
+    expect(backends.mesh?.calls).toEqual(['removeSandbox', 'removePorts']);
   });
 
   it('applies only what a state changes, and builds a network again when it comes back after being dropped', async () => {
@@ -210,7 +211,7 @@ describe('NetworkAgent', () => {
     expect(backends.plane.networks.size).toBe(2);
   });
 
-  it('publishes ingress ports through the mesh on the node’s ingress address, and skips host mode', async () => {
+  it('publishes ingress ports through the mesh on the node’s ingress address, over the tasks on any node', async () => {
     await start();
     const withIngress = state();
     withIngress.networks.push({
@@ -222,6 +223,7 @@ describe('NetworkAgent', () => {
     web.virtualIps.push({ networkId: INGRESS, address: '10.255.0.3/16' });
     web.ports = [
       { protocol: PortProtocol.PORT_PROTOCOL_TCP, targetPort: 80, publishedPort: 30080, publishMode: PublishMode.PUBLISH_MODE_INGRESS },
+      // Host mode is the local containers' business (below), not the state's.
       { protocol: PortProtocol.PORT_PROTOCOL_TCP, targetPort: 80, publishedPort: 8080, publishMode: PublishMode.PUBLISH_MODE_HOST },
     ];
     web.tasks[0]!.addresses.push({ networkId: INGRESS, address: '10.255.0.6/16', aliases: [] });
@@ -236,14 +238,68 @@ describe('NetworkAgent', () => {
       { networkId: INGRESS, endpoint: { containerNetns: mesh.sandbox, ifname: 'eth0', address: '10.255.0.4', defaultRoute: false } },
     ]);
     expect(mesh.ports).toEqual([{ protocol: 'tcp', published: 30080, target: 80, backends: ['10.255.0.6', '10.255.0.5'] }]);
+    expect(mesh.hostPorts).toEqual([]);
     // The ingress network has no DNS and no VIP inside containers.
     const c = container('task-9', [[FRONT, '10.1.0.20/24'], [INGRESS, '10.255.0.9/16']]);
     await agent.connect(c);
     expect(backends.vips.get(c.netns)).toEqual([{ vip: '10.1.0.3', backends: ['10.1.0.10', '10.1.0.11'] }]);
+    expect(backends.gatewayBridge.calls).toEqual([]);
 
-    // No more published ports: the mesh goes.
+    // No more ingress port: the sandbox and the table go.
     agent.apply(state());
     await agent.idle();
-    expect(mesh.calls).toEqual(['ensureSandbox', 'setPorts', 'remove']);
+    expect(mesh.calls).toEqual(['ensureSandbox', 'setPorts', 'removeSandbox', 'removePorts']);
+  });
+
+  it('puts a container with host-mode ports on the gateway bridge after its networks, with the default route, and publishes them there', async () => {
+    await start();
+    agent.apply(state());
+    await agent.idle();
+    const mesh = backends.mesh!;
+    const gateway = backends.gatewayBridge;
+    const web = container('task-7', [[FRONT, '10.1.0.20/24']], [{ protocol: 'tcp', published: 8080, target: 80 }]);
+    await agent.connect(web);
+    expect(backends.plane.attached).toEqual([
+      { networkId: FRONT, endpoint: { containerNetns: web.netns, ifname: 'eth0', address: '10.1.0.20', defaultRoute: false } },
+    ]);
+    expect(gateway.calls).toEqual(['ensure', 'attach task-7 eth1']);
+    expect(mesh.ports).toEqual([]);
+    expect(mesh.hostPorts).toEqual([{ protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.2' }]);
+
+    // On no overlay network: eth0 is on the gateway bridge, and there is no VIP table to write.
+    const dns = container('task-8', [], [{ protocol: 'udp', published: 53, target: 5353 }]);
+    await agent.connect(dns);
+    expect(gateway.calls.slice(2)).toEqual(['attach task-8 eth0']);
+    expect(backends.vips.has(dns.netns)).toBe(false);
+    expect(mesh.hostPorts).toEqual([
+      { protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.2' },
+      { protocol: 'udp', published: 53, target: 5353, address: '172.30.0.3' },
+    ]);
+
+    // A replacement on this node while the old container is still there: the newest holds the port.
+    const next = container('task-9', [], [{ protocol: 'tcp', published: 8080, target: 80 }]);
+    await agent.connect(next);
+    expect(mesh.hostPorts).toEqual([
+      { protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.4' },
+      { protocol: 'udp', published: 53, target: 5353, address: '172.30.0.3' },
+    ]);
+    await agent.disconnect(web);
+    await agent.disconnect(dns);
+    expect(mesh.hostPorts).toEqual([{ protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.4' }]);
+
+    // A new agent (a restart) finds the survivor's address on the bridge and publishes it with the first state.
+    await agent.close();
+    agent = await NetworkAgent.start({ nodeId: NODE, stateDir: dir, backends, clock });
+    agent.adopt(next);
+    agent.apply(state());
+    await agent.idle();
+    const restartedMesh = backends.mesh!;
+    expect(restartedMesh).not.toBe(mesh);
+    await vi.waitFor(() => expect(restartedMesh.hostPorts).toEqual([{ protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.4' }]));
+
+    // Its last container gone, the node publishes nothing.
+    await agent.disconnect(next);
+    expect(restartedMesh.calls.at(-1)).toBe('removePorts');
+    expect(gateway.attachments.size).toBe(0);
   });
 });

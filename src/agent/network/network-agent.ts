@@ -11,15 +11,23 @@
  *   A container waits for its networks to be ensured before it is attached (`connect`).
  * - DNS: one `DnsResolver` on `<state dir>/dns.sock`, its view rebuilt from the state's services
  *   and the containers on this node (those connected, or adopted after a restart).
- * - VIPs: each container's `shoal_lb` table from the services on its networks, rewritten when a
- *   state changes them and when it connects; calls about one container never overlap.
+ * - VIPs: each container's `shoal_lb` table from the services on its networks, rewritten when it
+ *   connects and when a state changes them; calls about one container never overlap. After a state,
+ *   the other containers' tables are brought up to date in the background, VIP_CONCURRENCY at a
+ *   time, each from the newest state when its turn comes: while tasks start one after another,
+ *   every start changes every table, and rewriting them all at once for each state would take the
+ *   CPU the starting containers need (an `nft` run each, and a table is its tasks' VIPs' backends).
  * - Only what a state changes is applied (`AppliedRecord`): a sandbox, a peer table, a VIP table or
  *   the mesh equal to what was last applied is left alone, so a state costs what changed. The
  *   kernel is read back in full by a new agent (after a restart) and after a failure.
  *   Until the first state after a restart, a running container's table is left as it is.
- * - Ingress: with ingress-mode ports, the routing mesh's sandbox on the ingress overlay with this
- *   node's ingress address, and the ports; without, the mesh is removed. Host-mode ports need a
- *   route from the node to its tasks that does not exist yet: they are skipped (logged once).
+ * - Published ports: with ingress-mode ports, the routing mesh's sandbox on the ingress overlay with
+ *   this node's ingress address; without, the sandbox is removed. A container whose task publishes
+ *   host-mode ports gets an interface on the node's gateway bridge (after its overlay ones, with
+ *   the default route: the replies to outside clients leave that way), and the node's table DNATs
+ *   each such port to it. The table holds both kinds and is removed when no port is left; it is
+ *   rewritten after each state and each container with host ports that comes or goes, one
+ *   rewrite at a time.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,6 +36,8 @@ import { systemClock, type Clock, type TimerHandle } from '../../common/clock.js
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { ServiceDiscovery } from '../../network/dns/discovery.js';
 import { DnsResolver } from '../../network/dns/resolver.js';
+import { GatewayBridge, type GatewayBridgeOptions } from '../../network/gateway/gateway-bridge.js';
+import type { HostPort } from '../../network/lb/ingress-rules.js';
 import { RoutingMesh, type RoutingMeshOptions } from '../../network/lb/ingress.js';
 import { programVips, type VipService } from '../../network/lb/vip.js';
 import { OverlayDataPlane, type OverlayDataPlaneOptions } from '../../network/overlay/data-plane.js';
@@ -35,21 +45,24 @@ import { KeyedQueue } from '../../network/overlay/keyed-queue.js';
 import type { ContainerNetworking, NetworkedContainer } from './container-networking.js';
 import { AppliedRecord } from './applied.js';
 import { LatestRunner } from './latest-runner.js';
-import { bareAddress, containerVips, discoveryView, ingressPlan, wantedNetworks, type IngressPlan } from './state-view.js';
+import { bareAddress, containerVips, discoveryView, ingressPlan, wantedNetworks } from './state-view.js';
 
 /** What the agent uses of the data plane and the routing mesh: the real ones, or tests' fakes. */
 export type DataPlane = Pick<OverlayDataPlane, 'ensureNetwork' | 'setPeers' | 'attach' | 'detach' | 'reconcileNetworks'>;
-export type Mesh = Pick<RoutingMesh, 'sandbox' | 'ensureSandbox' | 'setPorts' | 'remove'>;
+export type Mesh = Pick<RoutingMesh, 'sandbox' | 'ensureSandbox' | 'setPorts' | 'removeSandbox' | 'removePorts' | 'remove'>;
+export type Gateway = Pick<GatewayBridge, 'ensure' | 'attach' | 'detach' | 'list' | 'remove'>;
 
 export interface NetworkBackends {
   dataPlane(options: OverlayDataPlaneOptions): DataPlane;
   routingMesh(options: RoutingMeshOptions): Mesh;
+  gateway(options: GatewayBridgeOptions): Gateway;
   programVips(netns: string, services: readonly VipService[]): Promise<unknown>;
 }
 
 export const kernelBackends: NetworkBackends = {
   dataPlane: (options) => new OverlayDataPlane(options),
   routingMesh: (options) => new RoutingMesh(options),
+  gateway: (options) => new GatewayBridge(options),
   programVips,
 };
 
@@ -60,8 +73,10 @@ export interface NetworkAgentOptions {
   stateDir: string;
   /** Unique per node sharing a kernel (tests, a local cluster); default from the node id. */
   prefix?: string;
-  /** The namespace holding the node's underlay address and published ports; this process's own when absent. */
+  /** The namespace holding the node's underlay address, published ports and gateway bridge; this process's own when absent. */
   nodeNetns?: string;
+  /** The gateway bridge's subnet (containers with host-mode ports); its default, 172.30.0.0/16, when absent. */
+  gatewaySubnet?: string;
   /** How long a container waits for its networks before its task fails. Default 30 s. */
   networkWaitMs?: number;
   /** Before a failed state is applied again. Default 1 s. */
@@ -74,6 +89,8 @@ export interface NetworkAgentOptions {
 export const DNS_SOCKET = 'dns.sock';
 const DEFAULT_NETWORK_WAIT_MS = 30_000;
 const DEFAULT_RETRY_MS = 1_000;
+/** Containers' VIP tables rewritten at once after a state. */
+const VIP_CONCURRENCY = 2;
 
 interface Waiter {
   ids: readonly string[];
@@ -94,15 +111,23 @@ export class NetworkAgent implements ContainerNetworking {
   /** What was last applied, so that a state rewrites only what it changes. */
   private readonly lastApplied = new AppliedRecord();
   private readonly waiters = new Set<Waiter>();
+  /** Containers whose VIP table may be behind the applied state. */
+  private readonly vipsBehind = new Set<string>();
+  private vipSync: Promise<void> | undefined;
   private resolver: DnsResolver | undefined;
   private plane: { underlay: string; plane: DataPlane } | undefined;
   private mesh: Mesh | undefined;
-  /** Whether the mesh may exist (unknown until the first state: a previous agent's may). */
-  private meshMayExist = true;
+  private gateway: Gateway | undefined;
+  /** Each connected or adopted container's address on the gateway bridge, by task id (those with host-mode ports). */
+  private readonly gatewayAddresses = new Map<string, string>();
+  /** Rewrites of the published ports, one at a time (states, and containers with host ports coming and going). */
+  private readonly portsQueue = new KeyedQueue();
+  /** Whether the ingress sandbox, and the node's table of published ports, may exist (unknown until the first state: a previous agent's may). */
+  private sandboxMayExist = true;
+  private portsMayExist = true;
   private applied: NetworkState | undefined;
   private latest: NetworkState | undefined;
   private retry: TimerHandle | undefined;
-  private hostPortsLogged = false;
   private closed = false;
 
   private constructor(private readonly opts: NetworkAgentOptions) {
@@ -140,20 +165,34 @@ export class NetworkAgent implements ContainerNetworking {
     this.runner.push(state);
   }
 
-  /** Resolves once every state given so far has been applied (or has failed). */
-  idle(): Promise<void> {
-    return this.runner.idle();
+  /** Resolves once every state given so far has been applied (or has failed), containers' VIP tables included. */
+  async idle(): Promise<void> {
+    await this.runner.idle();
+    while (this.vipSync) {
+      await this.vipSync;
+      await this.runner.idle();
+    }
   }
 
   async connect(container: NetworkedContainer): Promise<void> {
-    await this.networksReady(container.networks.map((n) => n.networkId));
-    const plane = this.plane!.plane;
-    for (const [i, n] of container.networks.entries()) {
-      await plane.attach(n.networkId, { containerNetns: container.netns, ifname: `eth${i}`, address: bareAddress(n.address), defaultRoute: i === 0 });
+    const publishes = container.hostPorts.length > 0;
+    if (container.networks.length > 0) {
+      await this.networksReady(container.networks.map((n) => n.networkId));
+      const plane = this.plane!.plane;
+      for (const [i, n] of container.networks.entries()) {
+        const defaultRoute = i === 0 && !publishes;
+        await plane.attach(n.networkId, { containerNetns: container.netns, ifname: `eth${i}`, address: bareAddress(n.address), defaultRoute });
+      }
+    }
+    if (publishes) {
+      const gateway = await this.ensuredGateway();
+      const address = await gateway.attach({ key: container.taskId, containerNetns: container.netns, ifname: `eth${container.networks.length}` });
+      this.gatewayAddresses.set(container.taskId, address);
     }
     this.containers.set(container.taskId, container);
     this.refreshDiscovery();
     await this.programContainerVips(container.taskId);
+    if (publishes) await this.applyPorts();
   }
 
   adopt(container: NetworkedContainer): void {
@@ -162,12 +201,20 @@ export class NetworkAgent implements ContainerNetworking {
     if (known?.netns === container.netns) return;
     this.refreshDiscovery();
     this.programContainerVips(container.taskId).catch((err: unknown) => this.logger.warn({ err, taskId: container.taskId }, 'network: could not program the VIPs of an adopted container'));
+    if (container.hostPorts.length > 0) {
+      this.adoptGatewayAddress(container).catch((err: unknown) => this.logger.warn({ err, taskId: container.taskId }, 'network: could not publish the host-mode ports of an adopted container'));
+    }
   }
 
   async disconnect(container: NetworkedContainer): Promise<void> {
     this.containers.delete(container.taskId);
     this.lastApplied.forget(`vips ${container.taskId}`);
     this.refreshDiscovery();
+    if (this.gatewayAddresses.delete(container.taskId)) {
+      // Its ports leave the node's table before its address leaves the bridge.
+      await this.applyPorts();
+      await this.gatewayFor().detach(container.taskId);
+    }
     // Without a data plane yet (no state since a restart) there is nothing to ask; the endpoint's
     // veth goes with the container's namespace anyway.
     const plane = this.plane?.plane;
@@ -181,17 +228,18 @@ export class NetworkAgent implements ContainerNetworking {
   async removeAll(): Promise<void> {
     this.closed = true;
     this.retry?.cancel();
-    await this.runner.idle();
+    await this.idle();
     this.ready.clear();
     await this.plane?.plane.reconcileNetworks([]);
-    await this.meshFor().remove();
+    await this.portsQueue.run('ports', () => this.meshFor().remove());
+    await this.gatewayFor().remove();
   }
 
   /** Stops the resolver (relays answer SERVFAIL until a new agent listens); networks stay as they are. */
   async close(): Promise<void> {
     this.closed = true;
     this.retry?.cancel();
-    await this.runner.idle();
+    await this.idle();
     for (const waiter of [...this.waiters]) waiter.resolve();
     await this.resolver?.close();
   }
@@ -217,31 +265,80 @@ export class NetworkAgent implements ContainerNetworking {
     this.applied = state;
     this.wakeWaiters();
     this.refreshDiscovery();
-    const vips = await Promise.allSettled([...this.containers.keys()].map((taskId) => this.programContainerVips(taskId)));
-    vips.forEach((r) => r.status === 'rejected' && this.logger.warn({ err: r.reason as unknown }, 'network: could not program a container’s VIPs'));
-    await this.applyIngress(plane, ingressPlan(state));
+    this.syncVips();
+    await this.applyPorts();
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`network ${wanted[i]!.config.id}: ${messageOf(r.reason)}`] : []));
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
 
-  private async applyIngress(plane: DataPlane, plan: IngressPlan | undefined): Promise<void> {
-    if (plan && plan.hostPorts > 0 && !this.hostPortsLogged) {
-      this.hostPortsLogged = true;
-      this.logger.warn({ ports: plan.hostPorts }, 'network: host-mode published ports are not supported yet (no route from the node to its containers); skipped');
+  /**
+   * Makes the node's published ports those of the applied state (ingress mode, through the mesh's
+   * sandbox) and of the containers here (host mode, to their gateway addresses). Nothing before
+   * the first state: a previous agent's ports stay until the managers' view is known.
+   */
+  private applyPorts(): Promise<void> {
+    return this.portsQueue.run('ports', async () => {
+      const state = this.applied;
+      if (!state) return;
+      const mesh = this.meshFor();
+      const plan = ingressPlan(state);
+      const plane = this.plane?.plane;
+      const ingress = plan && plane && plan.ports.length > 0 && plan.nodeAddress !== undefined && this.ready.has(plan.networkId) ? plan : undefined;
+      if (ingress) {
+        this.sandboxMayExist = true;
+        await this.lastApplied.apply('ingress sandbox', [ingress.networkId, ingress.nodeAddress], async () => {
+          // A new sandbox has no table of its own yet.
+          this.lastApplied.forget('published ports');
+          await mesh.ensureSandbox();
+          await plane!.attach(ingress.networkId, { containerNetns: mesh.sandbox, ifname: 'eth0', address: ingress.nodeAddress!, defaultRoute: false });
+        });
+      } else if (this.sandboxMayExist) {
+        await mesh.removeSandbox();
+        this.lastApplied.forget('ingress sandbox');
+        this.sandboxMayExist = false;
+      }
+      const ingressPorts = ingress?.ports ?? [];
+      const hostPorts = this.hostPorts();
+      if (ingressPorts.length + hostPorts.length > 0) {
+        this.portsMayExist = true;
+        await this.lastApplied.apply('published ports', [ingressPorts, hostPorts], () => mesh.setPorts(ingressPorts, hostPorts));
+      } else if (this.portsMayExist) {
+        await mesh.removePorts();
+        this.lastApplied.forget('published ports');
+        this.portsMayExist = false;
+      }
+    });
+  }
+
+  /**
+   * The host-mode ports of the containers on the gateway bridge. A port held by two (a task being
+   * replaced on this node whose container is not removed yet) is the newest container's.
+   */
+  private hostPorts(): HostPort[] {
+    const byPort = new Map<string, HostPort>();
+    for (const [taskId, address] of this.gatewayAddresses) {
+      for (const port of this.containers.get(taskId)?.hostPorts ?? []) byPort.set(`${port.protocol}/${port.published}`, { ...port, address });
     }
-    const mesh = this.meshFor();
-    if (plan && plan.ports.length > 0 && plan.nodeAddress !== undefined && this.ready.has(plan.networkId)) {
-      this.meshMayExist = true;
-      await this.lastApplied.apply('routing mesh', plan, async () => {
-        await mesh.ensureSandbox();
-        await plane.attach(plan.networkId, { containerNetns: mesh.sandbox, ifname: 'eth0', address: plan.nodeAddress!, defaultRoute: false });
-        await mesh.setPorts(plan.ports, []);
-      });
-    } else if (this.meshMayExist) {
-      await mesh.remove();
-      this.lastApplied.forget('routing mesh');
-      this.meshMayExist = false;
-    }
+    return [...byPort.values()];
+  }
+
+  /** A container found running: its address on the gateway bridge, as the kernel has it, and its ports published again. */
+  private async adoptGatewayAddress(container: NetworkedContainer): Promise<void> {
+    const found = (await this.gatewayFor().list()).find((a) => a.key === container.taskId);
+    if (!found || this.containers.get(container.taskId) !== container) return;
+    this.gatewayAddresses.set(container.taskId, found.address);
+    await this.applyPorts();
+  }
+
+  private async ensuredGateway(): Promise<Gateway> {
+    const gateway = this.gatewayFor();
+    await this.lastApplied.apply('gateway bridge', true, () => gateway.ensure());
+    return gateway;
+  }
+
+  private gatewayFor(): Gateway {
+    this.gateway ??= this.backends.gateway({ nodeNetns: this.opts.nodeNetns, subnet: this.opts.gatewaySubnet });
+    return this.gateway;
   }
 
   /** The data plane for this underlay address (a new one if the address changed: ensure repairs the VXLAN devices). */
@@ -261,10 +358,31 @@ export class NetworkAgent implements ContainerNetworking {
     return this.vipQueue.run(taskId, async () => {
       const container = this.containers.get(taskId);
       const state = this.applied;
-      if (!container || !state) return;
+      // A container on no overlay network (host-mode ports only) has no VIP to reach.
+      if (!container || !state || container.networks.length === 0) return;
       const vips = containerVips(state, container.networks.map((n) => n.networkId));
       await this.lastApplied.apply(`vips ${taskId}`, [container.netns, vips], () => this.backends.programVips(container.netns, vips));
     });
+  }
+
+  /** Brings every container's VIP table up to the applied state, in the background. */
+  private syncVips(): void {
+    for (const taskId of this.containers.keys()) this.vipsBehind.add(taskId);
+    if (!this.vipSync && this.vipsBehind.size > 0) this.vipSync = this.drainVips();
+  }
+
+  /** Started with work to do, so it awaits before it ends (and clears `vipSync` after it was set). */
+  private async drainVips(): Promise<void> {
+    do await Promise.all(Array.from({ length: VIP_CONCURRENCY }, () => this.vipWorker()));
+    while (this.vipsBehind.size > 0);
+    this.vipSync = undefined;
+  }
+
+  private async vipWorker(): Promise<void> {
+    for (const taskId of this.vipsBehind) {
+      this.vipsBehind.delete(taskId);
+      await this.programContainerVips(taskId).catch((err: unknown) => this.logger.warn({ err, taskId }, 'network: could not program a container’s VIPs'));
+    }
   }
 
   private refreshDiscovery(): void {

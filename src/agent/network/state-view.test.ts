@@ -46,7 +46,7 @@ describe('what a NetworkState means for the node', () => {
   });
 
   it('gives DNS each network’s own services and tasks, and none for ingress', () => {
-    const view = discoveryView(state, [{ taskId: 'c1', netns: '/proc/1/ns/net', networks: [{ networkId: 'netb', address: '10.0.1.8/24' }] }]);
+    const view = discoveryView(state, [{ taskId: 'c1', netns: '/proc/1/ns/net', networks: [{ networkId: 'netb', address: '10.0.1.8/24' }], hostPorts: [] }]);
     expect([...view.networks.keys()]).toEqual(['neta', 'netb']);
     expect(view.networks.get('netb')).toEqual([
       { name: 'api', mode: 'vip', vip: '10.0.1.2/24', aliases: [], tasks: [{ name: 'api.2.t2', address: '10.0.1.6/24' }] },
@@ -60,12 +60,11 @@ describe('what a NetworkState means for the node', () => {
     expect(containerVips(state, ['neta'])).toEqual([{ vip: '10.0.1.2', backends: ['10.0.1.5'] }]);
   });
 
-  it('publishes ingress-mode ports over the tasks’ ingress addresses and counts host-mode ones', () => {
+  it('publishes ingress-mode ports over the tasks’ ingress addresses, and leaves host-mode ones to the local tasks', () => {
     expect(ingressPlan(state)).toEqual({
       networkId: 'ingr',
       nodeAddress: '10.255.0.2',
       ports: [{ protocol: 'udp', published: 30053, target: 53, backends: ['10.255.0.5'] }],
-      hostPorts: 1,
     });
     expect(ingressPlan({ ...state, networks: state.networks.slice(0, 2) })).toBeUndefined();
   });

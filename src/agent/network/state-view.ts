@@ -125,8 +125,6 @@ export interface IngressPlan {
   nodeAddress: string | undefined;
   /** Ingress-mode ports, each over its service's tasks on the ingress network (on any node). */
   ports: IngressPort[];
-  /** Host-mode ports of the services here, which the agent cannot publish yet (no route from the node to its tasks). */
-  hostPorts: number;
 }
 
 const PROTOCOL = { [PortProtocol.PORT_PROTOCOL_TCP]: 'tcp', [PortProtocol.PORT_PROTOCOL_UDP]: 'udp' } as const;
@@ -136,13 +134,10 @@ export function ingressPlan(state: NetworkState): IngressPlan | undefined {
   const network = wantedNetworks(state).find((n) => n.ingress);
   if (!network) return undefined;
   const ports: IngressPort[] = [];
-  let hostPorts = 0;
   for (const service of state.services) {
     for (const port of service.ports) {
-      if (port.publishMode === PublishMode.PUBLISH_MODE_HOST) {
-        hostPorts++;
-        continue;
-      }
+      // Host-mode ports are the local tasks' own (the agent's containers), not the state's.
+      if (port.publishMode === PublishMode.PUBLISH_MODE_HOST) continue;
       const protocol = PROTOCOL[port.protocol as keyof typeof PROTOCOL];
       if (port.publishedPort === 0 || protocol === undefined) continue;
       ports.push({
@@ -153,5 +148,5 @@ export function ingressPlan(state: NetworkState): IngressPlan | undefined {
       });
     }
   }
-  return { networkId: network.config.id, nodeAddress: network.nodeAddress, ports, hostPorts };
+  return { networkId: network.config.id, nodeAddress: network.nodeAddress, ports };
 }

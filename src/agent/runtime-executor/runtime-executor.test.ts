@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HealthState, Task, TaskState, TaskStatus, type ContainerSpec as TaskContainerSpec, type Resources } from '../../../proto/gen/objects.js';
+import { HealthState, PortProtocol, PublishMode, Task, TaskState, TaskStatus, type ContainerSpec as TaskContainerSpec, type Resources } from '../../../proto/gen/objects.js';
 import { systemClock } from '../../common/clock.js';
 import { newId } from '../../common/ids.js';
 import { silentLogger } from '../../common/logger.js';
@@ -316,7 +316,8 @@ describe('RuntimeExecutor', () => {
       dnsSocket: join(work, 'fake-dns.sock'),
       connect: async (c) => {
         const state = await RuntimeContainer.attach(c.taskId, { runtimePath, root: options.runtimeRoot })!.state();
-        calls.push(`connect ${c.netns} ${c.networks.map((n) => `${n.networkId}=${n.address}`).join(' ')} ${state.status}`);
+        const ports = c.hostPorts.map((p) => ` ${p.protocol}/${p.published}->${p.target}`).join('');
+        calls.push(`connect ${c.netns} ${c.networks.map((n) => `${n.networkId}=${n.address}`).join(' ')}${ports} ${state.status}`);
         if (refuse) throw new Error('network net1 not set up on this node after 30 s');
       },
       adopt: (c) => void calls.push(`adopt ${c.taskId}`),
@@ -344,6 +345,26 @@ describe('RuntimeExecutor', () => {
     await networked.remove(t);
     expect(calls.at(-1)).toBe(`disconnect ${netns}`);
 
+    // Host-mode ports alone: connected for the gateway bridge, with no DNS relay (no overlay network).
+    const hostOnly = task({ args: ['sleep', '60'] });
+    hostOnly.endpoint = {
+      spec: undefined,
+      virtualIps: [],
+      ports: [
+        { protocol: PortProtocol.PORT_PROTOCOL_UDP, targetPort: 53, publishedPort: 5353, publishMode: PublishMode.PUBLISH_MODE_HOST },
+        { protocol: PortProtocol.PORT_PROTOCOL_TCP, targetPort: 80, publishedPort: 30080, publishMode: PublishMode.PUBLISH_MODE_INGRESS },
+      ],
+    };
+    await networked.prepare(hostOnly);
+    await networked.start(hostOnly);
+    const hostPid = (await networked.inspect(hostOnly.meta!.id))!.pid;
+    expect(calls.slice(-2)).toEqual([`connect /proc/${hostPid}/ns/net  udp/5353->53 created`, `adopt ${hostOnly.meta!.id}`]);
+    const hostContainer = RuntimeContainer.attach(hostOnly.meta!.id, { runtimePath, root: options.runtimeRoot })!;
+    expect((await hostContainer.state()).annotations?.['org.shoal.dns.relay']).toBeUndefined();
+    await networked.shutdown(hostOnly, 1_000);
+    await networked.remove(hostOnly);
+    expect(calls.at(-1)).toBe(`disconnect /proc/${hostPid}/ns/net`);
+
     refuse = true;
     const late = onNetworks(['sleep', '60']);
     await networked.prepare(late);
@@ -352,6 +373,6 @@ describe('RuntimeExecutor', () => {
     expect(await networked.inspect(late.meta!.id)).toEqual({ running: false });
 
     // Without networking, a task on networks is refused before anything is pulled or made.
-    await expect(executor.prepare(onNetworks(['true']))).rejects.toThrow(/on overlay networks, but this worker has no network agent/);
+    await expect(executor.prepare(onNetworks(['true']))).rejects.toThrow(/on overlay networks or publishes host-mode ports, but this worker has no network agent/);
   });
 });

@@ -8,10 +8,11 @@
  *   with the layers it uses in the task's record, `<stateDir>/<task id>/task.json`.
  * - start: `shoal-runtime run --detach` of that spec, the bundle being the task's directory (its
  *   rootfs mount point, overlay upper and work, and log live there too); the healthcheck, if any,
- *   runs in a HealthMonitor through `shoal-runtime exec`. A task on overlay networks is created
- *   first (its init waits for `start`), put on its networks through the agent's
- *   `ContainerNetworking` (interfaces in its namespace, VIPs), and only then started; its spec has
- *   the DNS relay and a read-only /etc/resolv.conf (task-networks.ts).
+ *   runs in a HealthMonitor through `shoal-runtime exec`. A task on overlay networks or with
+ *   host-mode ports is created first (its init waits for `start`), put on its networks through the
+ *   agent's `ContainerNetworking` (interfaces in its namespace, the gateway bridge for its ports,
+ *   VIPs), and only then started; on overlay networks its spec has the DNS relay and a read-only
+ *   /etc/resolv.conf (task-networks.ts).
  * - wait, inspect: the runtime's files under its state root (the exit record carries the exit
  *   code and whether the OOM killer struck). A restarted worker finds its containers there, since
  *   their supervisors outlive it; a new HealthMonitor (STARTING) takes up a running container's
@@ -35,10 +36,10 @@ import { HealthMonitor, probeWithRuntime, resolveHealthCheck, type HealthCheck, 
 import { ImageStore } from '../../runtime/image/image-store.js';
 import type { RegistryClient } from '../../runtime/image/registry-client.js';
 import type { Executor, PrepareProgress, TaskExit, TaskInspection, TaskLogOptions } from '../executor.js';
-import type { ContainerAddress, ContainerNetworking, NetworkedContainer } from '../network/container-networking.js';
+import type { ContainerAddress, ContainerNetworking, HostPortSpec, NetworkedContainer } from '../network/container-networking.js';
 import { taskContainer, type ContainerSettings, type TaskPaths } from './container-spec.js';
 import { ImagePuller } from './image-puller.js';
-import { RESOLV_CONF, RESOLV_CONF_FILE, taskAddresses, withTaskDns } from './task-networks.js';
+import { RESOLV_CONF, RESOLV_CONF_FILE, taskAddresses, taskHostPorts, withTaskDns } from './task-networks.js';
 
 export const DEFAULT_LOG_MAX_SIZE_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_LOG_MAX_FILES = 3;
@@ -74,9 +75,12 @@ interface TaskRecord {
   healthcheck?: HealthCheck;
   /** Task.networks as prepared: the container's interfaces, eth0 first. */
   networks?: ContainerAddress[];
+  /** Its host-mode ports on this node: an interface on the gateway bridge, after the networks'. */
+  hostPorts?: HostPortSpec[];
 }
 
 const RECORD = 'task.json';
+const NO_NETWORKING = 'the task is on overlay networks or publishes host-mode ports, but this worker has no network agent';
 /** How often shutdown looks whether the container has gone: stopping should be prompt. */
 const SHUTDOWN_POLL_MS = 10;
 /** A name the runtime takes as a container id and we as a directory: no '/', no leading '.' or '-'. */
@@ -122,7 +126,8 @@ export class RuntimeExecutor implements Executor {
     const reference = task.spec?.container?.image ?? '';
     if (reference === '') throw new Error('the task names no image');
     const networks = taskAddresses(task);
-    if (networks.length > 0 && !this.networking) throw new Error('the task is on overlay networks, but this worker has no network agent');
+    const hostPorts = taskHostPorts(task);
+    if (networks.length + hostPorts.length > 0 && !this.networking) throw new Error(NO_NETWORKING);
     const image = await this.puller.get(reference, progress);
     const built = taskContainer(task, { layerDirs: image.layerDirs, defaults: image.config }, paths, this.settings);
     const { healthcheck } = built;
@@ -137,6 +142,7 @@ export class RuntimeExecutor implements Executor {
       spec,
       ...(healthcheck ? { healthcheck } : {}),
       ...(networks.length > 0 ? { networks } : {}),
+      ...(hostPorts.length > 0 ? { hostPorts } : {}),
     };
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
     if (networks.length > 0) await writeFile(resolvConf, RESOLV_CONF, { mode: 0o644 });
@@ -158,7 +164,7 @@ export class RuntimeExecutor implements Executor {
     } else {
       // The runtime makes its root's last directory only.
       await mkdir(this.runtime.root, { recursive: true, mode: 0o700 });
-      if (record.networks?.length) {
+      if (record.networks?.length || record.hostPorts?.length) {
         // Its init waits before exec until `start`: the program starts on its networks.
         const container = await RuntimeContainer.create(id, this.pathsOf(id).dir, record.spec, this.runtime);
         await this.connect(record, container);
@@ -183,9 +189,9 @@ export class RuntimeExecutor implements Executor {
   }
 
   private networked(record: TaskRecord, container: RuntimeContainer): NetworkedContainer | undefined {
-    if (!record.networks?.length) return undefined;
-    if (!this.networking) throw new Error('the task is on overlay networks, but this worker has no network agent');
-    return { taskId: record.taskId, netns: `/proc/${container.initPid}/ns/net`, networks: record.networks };
+    if (!record.networks?.length && !record.hostPorts?.length) return undefined;
+    if (!this.networking) throw new Error(NO_NETWORKING);
+    return { taskId: record.taskId, netns: `/proc/${container.initPid}/ns/net`, networks: record.networks ?? [], hostPorts: record.hostPorts ?? [] };
   }
 
   async wait(task: Task, signal?: AbortSignal): Promise<TaskExit> {

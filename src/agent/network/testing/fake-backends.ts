@@ -1,15 +1,16 @@
 /**
  * Fakes of the kernel-facing network modules for the NetworkAgent's unit tests: a data plane that
- * keeps its networks and peers in memory, a routing mesh and a VIP programmer that record what
- * they were asked. `hold` makes the data plane's next ensureNetwork wait until released.
+ * keeps its networks and peers in memory, a gateway bridge that hands out addresses in memory, a
+ * routing mesh and a VIP programmer that record what they were asked. `hold` makes the data plane's next ensureNetwork wait until released.
  */
-import type { IngressPort } from '../../../network/lb/ingress-rules.js';
+import type { Attachment, AttachmentKey } from '../../../network/gateway/gateway-bridge.js';
+import type { HostPort, IngressPort } from '../../../network/lb/ingress-rules.js';
 import type { VipService } from '../../../network/lb/vip.js';
 import type { OverlayNetworkConfig } from '../../../network/overlay/data-plane.js';
 import type { EndpointSpec } from '../../../network/overlay/endpoint.js';
 import type { EndpointKey } from '../../../network/overlay/names.js';
 import type { Peer } from '../../../network/overlay/peers.js';
-import type { DataPlane, Mesh, NetworkBackends } from '../network-agent.js';
+import type { DataPlane, Gateway, Mesh, NetworkBackends } from '../network-agent.js';
 
 export class FakeDataPlane implements DataPlane {
   readonly networks = new Map<string, OverlayNetworkConfig>();
@@ -76,26 +77,76 @@ export class FakeDataPlane implements DataPlane {
 export class FakeMesh implements Mesh {
   readonly calls: string[] = [];
   ports: IngressPort[] | undefined;
+  hostPorts: HostPort[] | undefined;
   constructor(readonly sandbox: string) {}
 
   async ensureSandbox(): Promise<void> {
     this.calls.push('ensureSandbox');
   }
 
-  async setPorts(ingress: readonly IngressPort[]): Promise<void> {
+  async setPorts(ingress: readonly IngressPort[], host: readonly HostPort[]): Promise<void> {
     this.calls.push('setPorts');
     this.ports = [...ingress];
+    this.hostPorts = [...host];
+  }
+
+  async removeSandbox(): Promise<void> {
+    this.calls.push('removeSandbox');
+  }
+
+  async removePorts(): Promise<void> {
+    this.calls.push('removePorts');
+    this.ports = undefined;
+    this.hostPorts = undefined;
   }
 
   async remove(): Promise<void> {
     this.calls.push('remove');
     this.ports = undefined;
+    this.hostPorts = undefined;
+  }
+}
+
+/** Addresses 172.30.0.2 up, the lowest free first, as the real bridge picks them. */
+export class FakeGateway implements Gateway {
+  readonly calls: string[] = [];
+  readonly attachments = new Map<string, Attachment>();
+
+  async ensure(): Promise<void> {
+    this.calls.push('ensure');
+  }
+
+  async attach(key: AttachmentKey): Promise<string> {
+    this.calls.push(`attach ${key.key} ${key.ifname}`);
+    const held = this.attachments.get(key.key);
+    if (held) return held.address;
+    const taken = new Set([...this.attachments.values()].map((a) => a.address));
+    let host = 2;
+    while (taken.has(`172.30.0.${host}`)) host++;
+    this.attachments.set(key.key, { ...key, address: `172.30.0.${host}` });
+    return `172.30.0.${host}`;
+  }
+
+  async detach(key: string): Promise<void> {
+    this.calls.push(`detach ${key}`);
+    this.attachments.delete(key);
+  }
+
+  async list(): Promise<Attachment[]> {
+    return [...this.attachments.values()];
+  }
+
+  async remove(): Promise<void> {
+    this.calls.push('remove');
+    this.attachments.clear();
   }
 }
 
 export interface FakeBackends extends NetworkBackends {
   plane: FakeDataPlane;
   mesh: FakeMesh | undefined;
+  /** Shared by every agent made with these backends, as a kernel would be. */
+  gatewayBridge: FakeGateway;
   /** Namespace → the VIPs last programmed there. */
   vips: Map<string, VipService[]>;
   /** Underlay addresses data planes were made for. */
@@ -107,6 +158,7 @@ export function fakeBackends(plane = new FakeDataPlane()): FakeBackends {
   const backends: FakeBackends = {
     plane,
     mesh: undefined,
+    gatewayBridge: new FakeGateway(),
     vips: new Map(),
     underlays: [],
     dataPlane: (options) => {
@@ -114,6 +166,7 @@ export function fakeBackends(plane = new FakeDataPlane()): FakeBackends {
       return plane;
     },
     routingMesh: (options) => (backends.mesh = new FakeMesh(options.sandbox)),
+    gateway: () => backends.gatewayBridge,
     programVips: async (netns, services) => {
       backends.vips.set(netns, [...services]);
       return true;
