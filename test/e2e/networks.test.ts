@@ -36,6 +36,7 @@ const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 100000 & wait'];
 interface NetTask extends TaskJson {
   status?: TaskJson['status'] & { pid?: number };
   networks?: { networkId?: string; address?: string }[];
+  endpoint?: { ports?: { publishedPort?: number; publishMode?: string }[] };
 }
 
 interface NetService extends ServiceJson {
@@ -291,6 +292,63 @@ describe('published ports (the routing mesh)', () => {
     }
 
     await cluster.shoalOk('service', 'rm', 'pub');
+  });
+});
+
+describe('host-mode published ports', () => {
+  /** `curl` from m1, a node with no task, to a node's port: the hostname that answered, or undefined. */
+  async function curlFromM1(address: string, port: number): Promise<string | undefined> {
+    const r = await runCommand('ip', ['netns', 'exec', `${NAME}-m1`, 'curl', '-s', '-m', '3', `http://${address}:${port}/`]);
+    return r.code === 0 ? r.stdout.trim() : undefined;
+  }
+  const WORKER = { w1: WORKER_ADDRESSES[0]!, w2: WORKER_ADDRESSES[1]! } as Record<string, string>;
+
+  it('mode=host answers only where a task runs, by that task; one task per node holds the port', async () => {
+    // On no overlay network: the task's only interface is on its node's gateway bridge.
+    await create('hostpub', ['--publish', 'mode=host,published=8081,target=80', '--replicas', '3'], SERVER);
+    let tasks: NetTask[] = [];
+    await waitFor('two tasks running and the third pending on the port', async () => {
+      tasks = (await tasksOf('hostpub')).filter(isRunnable);
+      const pending = tasks.filter((t) => t.status?.state === 'TASK_STATE_PENDING');
+      return tasks.filter(isRunning).length === 2 && pending.length === 1 && (pending[0]!.status?.message ?? '').includes('host-mode port already in use on 2 nodes');
+    }, CONVERGE_MS, POLL_MS);
+    const up = tasks.filter(isRunning);
+    expect(up.map(nodeOf).sort()).toEqual(['w1', 'w2']);
+
+    for (const t of up) {
+      // Each node's port is its own task, every time.
+      await waitFor(`${nodeOf(t)}:8081 to answer`, async () => (await curlFromM1(WORKER[nodeOf(t)]!, 8081)) === hostnameOf(t), CONVERGE_MS, POLL_MS);
+      for (let i = 0; i < 5; i++) expect(await curlFromM1(WORKER[nodeOf(t)]!, 8081)).toBe(hostnameOf(t));
+    }
+    // The manager runs no task: nothing answers there.
+    expect(await curlFromM1('10.213.0.11', 8081)).toBeUndefined();
+
+    // Down to one task: the node that lost its task stops answering.
+    await cluster.shoalOk('service', 'scale', '--detach', 'hostpub=1');
+    const [left] = await running('hostpub', 1);
+    const gone = nodeOf(left!) === 'w1' ? 'w2' : 'w1';
+    await waitFor(`${gone}:8081 to stop answering`, async () => (await curlFromM1(WORKER[gone]!, 8081)) === undefined, CONVERGE_MS, POLL_MS);
+    expect(await curlFromM1(WORKER[nodeOf(left!)]!, 8081)).toBe(hostnameOf(left!));
+
+    await cluster.shoalOk('service', 'rm', 'hostpub');
+  });
+
+  it('mode=host without a published port: each task gets one of 32768-60999 on its node, shown by service ps', async () => {
+    // On an overlay network too: the gateway interface comes after eth0, and takes the default route.
+    await cluster.shoalOk('network', 'create', 'hostnet');
+    await create('hostdyn', ['--network', 'hostnet', '--publish', 'mode=host,target=80', '--replicas', '2', '--replicas-max-per-node', '1'], SERVER);
+    const tasks = await running('hostdyn', 2);
+    for (const t of tasks) {
+      const published = t.endpoint?.ports?.[0]?.publishedPort ?? 0;
+      expect(published).toBeGreaterThanOrEqual(32768);
+      expect(published).toBeLessThanOrEqual(60999);
+      await waitFor(`${nodeOf(t)}:${published} to answer`, async () => (await curlFromM1(WORKER[nodeOf(t)]!, published)) === hostnameOf(t), CONVERGE_MS, POLL_MS);
+    }
+    const table = await cluster.shoalOk('service', 'ps', 'hostdyn');
+    expect(table).toMatch(/\*:3\d{4}->80\/tcp/);
+
+    await cluster.shoalOk('service', 'rm', 'hostdyn');
+    await waitFor('network rm hostnet to succeed', async () => (await cluster.shoal('network', 'rm', 'hostnet')).code === 0, CONVERGE_MS, POLL_MS);
   });
 });
 
