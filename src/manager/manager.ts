@@ -134,7 +134,8 @@ export class Manager {
       getConfiguration: () => raft().getConfiguration(),
     };
     const tls = new ManagerTls(identity.credentials);
-    const store = new ReplicatedStore({ fsm, proposer: new RaftProposer({ apply: (data, ms) => raft().apply(data, ms) }, PROPOSAL_TIMEOUT_MS) });
+    const proposer = new RaftProposer({ apply: (data, ms) => raft().apply(data, ms), readIndex: (ms) => raft().readIndex(ms) }, PROPOSAL_TIMEOUT_MS);
+    const store = new ReplicatedStore({ fsm, proposer });
     const forwarder = new LeaderForwarder({ raft: raftInfo, channel: () => tls.channel() });
     const dispatcher = new Dispatcher({
       store,
@@ -152,6 +153,7 @@ export class Manager {
       raftId: id,
       raftPeerStatus: () => late.transport?.peerStatus() ?? [],
       forwarder,
+      confirmRead: () => proposer.confirmRead(),
       logs: dispatcher.logs,
       logger,
     });

@@ -36,9 +36,12 @@ let forwarder: LeaderForwarder;
 let server: Server;
 let client: ControlClient;
 let cleanup: () => void;
+/** What the leader's read confirmation does; a quorum confirms unless a test says otherwise. */
+let readConfirmation: () => Promise<unknown>;
 
 beforeEach(async () => {
   ({ store, proposer } = createTestStore({ now: () => NOW }));
+  readConfirmation = () => Promise.resolve();
   raft = new FakeRaftInfo('m1', [
     { id: 'm1', address: 'unix:///m1.sock', suffrage: 'voter' },
     { id: 'm2', address: 'unix:///m2.sock', suffrage: 'voter' },
@@ -57,6 +60,7 @@ beforeEach(async () => {
     raftId: 'm1',
     raftPeerStatus: () => peers,
     forwarder,
+    confirmRead: () => readConfirmation(),
     logger: silentLogger,
     now: () => NOW + 5,
   });
@@ -613,6 +617,21 @@ describe('leadership', () => {
       raft.leaderId = 'm1';
     }, 50);
     expect((await call('getCluster', {})).answeredBy).toBe('m1');
+  });
+
+  it('confirms each read with a quorum first, and passes one refused for lost leadership on to the leader', async () => {
+    let confirmations = 0;
+    readConfirmation = async () => void confirmations++;
+    await call('listServices', { names: [], labels: {} });
+    await call('getCluster', {});
+    expect(confirmations).toBe(2);
+    await call('createService', { spec: spec('web') });
+    expect(confirmations).toBe(2);
+
+    // Raft still reports this manager as leader, but a quorum no longer follows it.
+    readConfirmation = () => Promise.reject(new NotLeaderError('not the leader'));
+    raft.leaderId = undefined;
+    expect(await refusal('listServices', { names: [], labels: {} })).toEqual({ code: status.UNAVAILABLE, details: 'no leader elected; try again' });
   });
 
   it('passes a write refused for lost leadership on to the leader, and fails cleanly when none is known', async () => {

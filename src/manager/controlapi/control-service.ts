@@ -1,6 +1,10 @@
 /**
  * The Control gRPC service of a manager. The leader answers every call from its store; any other
  * manager passes the call on to the leader (reads too, so the CLI always sees the newest state).
+ * Before it answers a read, the leader confirms with a quorum that it still leads and waits until
+ * its store has applied everything committed by then (Raft's read index): a leader cut off from
+ * the others, which a new leader has already replaced, must not answer from its old view. A
+ * refusal there passes the read on to the leader, as a refused write is.
  */
 import { status, type handleUnaryCall, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { ControlServer } from '../../../proto/gen/control.js';
@@ -33,6 +37,12 @@ export interface ControlServiceDeps {
   logs?: LogBroker;
   /** The leader's network allocator; without it, calls that need addresses or ports are refused. */
   allocator?: AllocatorAccess;
+  /**
+   * Resolves once a quorum has confirmed this manager still leads and its store has applied
+   * everything committed before the call (RaftNode.readIndex); rejects with NotLeaderError when it
+   * does not lead.
+   */
+  confirmRead: () => Promise<unknown>;
   logger: Logger;
   /** Wall clock in ms since the epoch; Date.now by default. */
   now?: () => number;
@@ -48,6 +58,11 @@ export type RequestOf<M extends ControlMethod> = Parameters<ControlMethods[M]['r
 export type ResponseOf<M extends ControlMethod> = ReturnType<ControlMethods[M]['responseDeserialize']>;
 
 type Handler<M extends ControlMethod> = (request: RequestOf<M>) => Promise<ResponseOf<M>>;
+
+/** The calls that only read the store: answered after `confirmRead`. */
+const READS: ReadonlySet<ControlMethod> = new Set<ControlMethod>([
+  'getCluster', 'getService', 'listServices', 'getTask', 'listTasks', 'getNode', 'listNodes', 'getNetwork', 'listNetworks', 'getJoinToken',
+]);
 
 export function createControlService(deps: ControlServiceDeps): ControlServer {
   const { store } = deps;
@@ -83,15 +98,22 @@ export function createControlService(deps: ControlServiceDeps): ControlServer {
 function router(deps: ControlServiceDeps) {
   const log = deps.logger.child({ component: 'controlapi' });
 
+  /** Answers the call from this manager's store, a read once it is confirmed. */
+  async function answer<M extends ControlMethod>(method: M, handler: Handler<M>, request: RequestOf<M>): Promise<ResponseOf<M>> {
+    if (READS.has(method)) await deps.confirmRead();
+    return handler(request);
+  }
+
   /** Runs the call here if this manager leads, else on the leader. */
   async function serve<M extends ControlMethod>(method: M, handler: Handler<M>, call: ServerUnaryCall<RequestOf<M>, ResponseOf<M>>) {
     const forwarded = call.metadata.get(FORWARDED_METADATA).length > 0;
     if (deps.raft.state() === 'leader') {
       try {
-        return await handler(call.request);
+        return await answer(method, handler, call.request);
       } catch (err) {
         // Leadership moved before the change was proposed (NotLeaderError guarantees it was not
-        // appended), so the new leader may carry it out: fall through to forwarding.
+        // appended) or before the read was confirmed, so the new leader may carry it out: fall
+        // through to forwarding.
         if (!(err instanceof NotLeaderError) || forwarded) throw err;
       }
     }
@@ -100,7 +122,7 @@ function router(deps: ControlServiceDeps) {
     }
     let leader = await deps.forwarder.waitForLeader();
     for (let attempt = 1; ; attempt++) {
-      if (leader.id === deps.raftId) return handler(call.request);
+      if (leader.id === deps.raftId) return answer(method, handler, call.request);
       log.debug({ method, leader: leader.id }, 'forwarding to the leader');
       try {
         const definition = ControlService[method] as unknown as UnaryMethodDefinition<RequestOf<M>, ResponseOf<M>>;

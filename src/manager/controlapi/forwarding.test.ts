@@ -34,13 +34,16 @@ interface Manager {
 }
 
 const IDS = ['m1', 'm2', 'm3'];
+/** How long a leader waits for a quorum to confirm a read. */
+const READ_TIMEOUT_MS = 500;
 let managers: Manager[];
+let network: InmemNetwork;
 let cleanup: () => void;
 
 beforeEach(async () => {
   const dirs = socketDir();
   cleanup = dirs.cleanup;
-  const network = new InmemNetwork();
+  network = new InmemNetwork();
   const configuration: Configuration = {
     servers: IDS.map((id) => ({ id, address: `unix://${join(dirs.dir, `${id}.sock`)}`, suffrage: 'voter' })),
   };
@@ -50,6 +53,9 @@ beforeEach(async () => {
     const transport = network.connect(address);
     const node = new RaftNode({
       ...FAST_TIMING,
+      // A leader cut off from the others goes on believing it leads, as one on the wrong side of
+      // a partition does until its lease runs out: what reads must not trust.
+      checkQuorum: false,
       id,
       fsm,
       transport,
@@ -60,7 +66,8 @@ beforeEach(async () => {
     const store = new ReplicatedStore({ fsm, proposer: new RaftProposer(node) });
     const forwarder = new LeaderForwarder({ raft: node, waitForLeaderMs: 10_000 });
     const socket = address.slice('unix://'.length);
-    const impl = createControlService({ store, raft: node, raftId: id, forwarder, logger: silentLogger });
+    const confirmRead = (): Promise<void> => new RaftProposer(node, READ_TIMEOUT_MS).confirmRead();
+    const impl = createControlService({ store, raft: node, raftId: id, forwarder, confirmRead, logger: silentLogger });
     const server = await serveControl(impl, socket);
     node.bootstrapCluster(configuration);
     node.start();
@@ -137,6 +144,25 @@ describe('forwarding to the leader', () => {
       code: status.UNAVAILABLE,
       details: `manager ${follower.id} was forwarded a call but is not the leader; try again`,
     });
+  });
+
+  it('never answers a read from a leader the others have replaced', async () => {
+    const { leader: old } = await leaderAndFollower();
+    network.disconnect(`unix://${old.socket}`);
+    const others = managers.filter((m) => m !== old);
+    const { leader } = await leaderAndFollower(others);
+    await callControl(leader.client, 'createService', { spec: webSpec });
+
+    // The old leader still believes it leads, and its store has never seen the service.
+    expect(old.node.state()).toBe('leader');
+    expect(old.store.view((tx) => tx.services.byName('web'))).toBeUndefined();
+    await expect(callControl(old.client, 'listServices', { names: [], labels: {} })).rejects.toMatchObject({ code: status.UNAVAILABLE });
+
+    // Back in touch, it learns of the new term and passes the read on.
+    network.reconnect(`unix://${old.socket}`);
+    await waitFor(() => old.node.state() === 'follower', 10_000, 'the old leader to step down');
+    const { services } = await callControl(old.client, 'listServices', { names: [], labels: {} });
+    expect(services.map((s) => s.spec?.annotations?.name)).toEqual(['web']);
   });
 
   it('follows the leadership to the new leader after the old one stops', async () => {
