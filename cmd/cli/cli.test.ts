@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { LogStream, type LogMessage } from '../../proto/gen/logs.js';
 import { NodeRole, Task, TaskState } from '../../proto/gen/objects.js';
 import { cliRunner } from './testing/cli-runner.js';
 import { FakeControl } from './testing/fake-control.js';
@@ -168,6 +170,58 @@ describe('shoal service', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('api\n');
     expect(r.stderr).toBe('shoal: service nope not found\n');
+  });
+});
+
+describe('shoal service logs', () => {
+  const w1 = 'workernode000000000000002';
+  const line = (taskId: string, time: string, text: string): LogMessage => {
+    const web = [...fake.services.values()].find((s) => s.spec?.annotations?.name === 'web')!;
+    return { taskId, serviceId: web.meta!.id, nodeId: w1, slot: 1, time, stream: LogStream.LOG_STREAM_STDOUT, data: Buffer.from(`${text}\n`) };
+  };
+
+  it('prints each line with docker\'s prefix, the node\'s warnings on stderr', async () => {
+    fake.logMessages.push({ messages: [line('taskweb000000000000000001', '2026-11-28T10:00:00.000000001Z', 'hello')], warnings: ['error from node w2: node is down'] });
+    const r = await shoal('service', 'logs', 'web');
+    fake.logMessages.length = 0;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('web.1.taskweb00000@w1    | hello\n');
+    expect(r.stderr).toBe('error from node w2: node is down\n');
+  });
+
+  it('-f goes on across a change of leader: the stream is opened again where it stopped, no line twice or lost', async () => {
+    const t = 'taskweb000000000000000001';
+    fake.logRequests.length = 0;
+    fake.logSessions.push(
+      (call) => {
+        call.write({ messages: [line(t, '2026-11-28T10:00:01.000000001Z', 'one'), line(t, '2026-11-28T10:00:02.000000002Z', 'two')], warnings: [] });
+        // As the old leader's broker ends its subscriptions.
+        setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details: 'the leader changed while following the logs; run the command again' }), 50);
+      },
+      // No leader yet: refused, tried again.
+      (call) => call.emit('error', { code: status.UNAVAILABLE, details: 'no leader elected; try again' }),
+      (call) => {
+        // The new leader's stream repeats the newest nanosecond (since includes it), then goes on.
+        call.write({ messages: [line(t, '2026-11-28T10:00:02.000000002Z', 'two'), line(t, '2026-11-28T10:00:02.000000002Z', 'two-bis'), line(t, '2026-11-28T10:00:03Z', 'three')], warnings: [] });
+        call.end();
+      },
+    );
+    const r = await shoal('service', 'logs', '-f', '--tail', '1', 'web');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('| ')[1])).toEqual(['one', 'two', 'two-bis', 'three']);
+    expect(fake.logRequests.map((q) => [q.options?.tail, q.options?.since])).toEqual([
+      [1, ''],
+      [-1, '2026-11-28T10:00:02.000000002Z'],
+      [-1, '2026-11-28T10:00:02.000000002Z'],
+    ]);
+  });
+
+  it('without -f, a broken stream is an error', async () => {
+    fake.logSessions.push((call) => call.emit('error', { code: status.UNAVAILABLE, details: 'no leader elected; try again' }));
+    const r = await shoal('service', 'logs', 'web');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('no leader elected; try again');
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { LogStream } from '../../proto/gen/logs.js';
 import { Service } from '../../proto/gen/objects.js';
-import { formatLogLine, logOptionsFrom, sinceTime, taskPrefix } from './logs.js';
+import { formatLogLine, LogResume, logOptionsFrom, sinceTime, taskPrefix } from './logs.js';
 import { parseArgs } from './flags.js';
 import { logsFlags } from './logs.js';
 
@@ -40,5 +41,26 @@ describe('logs flags', () => {
   it('refuse a bad --tail or --since with a usage error', () => {
     expect(() => logOptionsFrom(parse('--tail', '-1'), now)).toThrow(/invalid --tail "-1"/);
     expect(() => sinceTime('yesterday', now)).toThrow(/invalid --since "yesterday"/);
+  });
+});
+
+describe('LogResume', () => {
+  const line = (time: string, text: string, taskId = 't1') => ({ taskId, stream: LogStream.LOG_STREAM_STDOUT, time, data: Buffer.from(text) });
+
+  it('admits each line once, and after a resume nothing older than the newest time printed', () => {
+    const resume = new LogResume();
+    const original = { follow: true, tail: 10, since: '' };
+    expect(resume.resumeOptions(original)).toBe(original);
+    expect(resume.admit(line('2026-11-28T10:00:00.5Z', 'a'))).toBe(true);
+    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b'))).toBe(true);
+    expect(resume.resumeOptions(original)).toEqual({ follow: true, tail: -1, since: '2026-11-28T10:00:00.500000001Z' });
+    // What the new stream sends again: the newest nanosecond's line and anything before it.
+    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b'))).toBe(false);
+    expect(resume.admit(line('2026-11-28T10:00:00.5Z', 'a'))).toBe(false);
+    // Another line of the same nanosecond (another task) is new; so is the same text later on.
+    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b', 't2'))).toBe(true);
+    expect(resume.admit(line('2026-11-28T10:00:01Z', 'b'))).toBe(true);
+    // A line without a time cannot be placed: printed as it comes.
+    expect(resume.admit(line('', 'c'))).toBe(true);
   });
 });

@@ -3,12 +3,15 @@
  * through the managers (Control.SubscribeLogs), each prefixed with its task as docker prints them:
  * `web.1.3m4x1u0ocq7l@worker-1    | text` (the slot padded to the widest replica number, the
  * timestamp in front with --timestamps). stdout lines go to stdout, stderr lines to stderr, and a
- * node that cannot answer to stderr as one warning line.
+ * node that cannot answer to stderr as one warning line. With --follow, a stream the managers
+ * break off (the leader changed) is opened again where it stopped (`LogResume`).
  */
+import { status } from '@grpc/grpc-js';
 import type { SubscribeLogsMessage } from '../../proto/gen/control.js';
 import { LogStream, type LogMessage, type LogOptions, type LogSelector } from '../../proto/gen/logs.js';
 import type { Service } from '../../proto/gen/objects.js';
-import type { ControlApi } from './client.js';
+import { timeNanos } from '../../src/common/rfc3339.js';
+import { ApiError, type ControlApi } from './client.js';
 import type { CommandContext } from './command.js';
 import { UsageError } from './errors.js';
 import type { FlagSpec } from './flags.js';
@@ -30,12 +33,10 @@ export function logOptionsFrom(ctx: Pick<CommandContext, 'flags'>, nowMs: number
   return { follow: ctx.flags.bool('follow'), tail: tail === 'all' ? -1 : Number(tail), since: sinceTime(ctx.flags.string('since'), nowMs) };
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
-
 /** An RFC 3339 time as given, or a duration before now (`10m`, `1h30m`) as one; '' when unset. */
 export function sinceTime(text: string | undefined, nowMs: number): string {
   if (text === undefined || text === '') return '';
-  if (RFC3339.test(text) && !Number.isNaN(Date.parse(text.replace(/\.\d+/, '')))) return text;
+  if (timeNanos(text) !== undefined) return text;
   try {
     return new Date(nowMs - parseDuration(text)).toISOString();
   } catch {
@@ -112,27 +113,90 @@ export function formatLogLine(prefix: string, message: Pick<LogMessage, 'time' |
 }
 
 /**
+ * Where a followed stream got to, so that one opened again after the managers broke it off (a new
+ * leader: the old one's broker ends its subscriptions) neither repeats nor loses a line: it asks
+ * for the lines since the newest time printed (the workers' `since` includes it, and no tail),
+ * and skips the lines of that very nanosecond it already printed and anything older.
+ */
+export class LogResume {
+  private newest: { text: string; nanos: bigint } | undefined;
+  /** The lines printed at the newest time. */
+  private atNewest = new Set<string>();
+
+  /** Whether the line is new (and then counts as printed). */
+  admit(line: Pick<LogMessage, 'taskId' | 'stream' | 'time' | 'data'>): boolean {
+    const nanos = timeNanos(line.time);
+    // A line with no time cannot be placed; printed as it comes, as without a resume.
+    if (nanos === undefined) return true;
+    const key = `${line.taskId} ${line.stream} ${line.data.toString('base64')}`;
+    if (this.newest === undefined || nanos > this.newest.nanos) {
+      this.newest = { text: line.time, nanos };
+      this.atNewest = new Set([key]);
+      return true;
+    }
+    if (nanos < this.newest.nanos || this.atNewest.has(key)) return false;
+    this.atNewest.add(key);
+    return true;
+  }
+
+  /** The options to open the stream again with. */
+  resumeOptions(original: LogOptions): LogOptions {
+    return this.newest === undefined ? original : { ...original, tail: -1, since: this.newest.text };
+  }
+}
+
+/** How long a followed stream keeps trying to reach a new leader, and how often. */
+const FOLLOW_RETRY_MS = 500;
+const FOLLOW_RETRY_FOR_MS = 60_000;
+
+/**
  * Subscribes and prints until the manager ends the stream (every node sent what it has) or, with
- * --follow, until the user interrupts. Lines are printed in the order they arrive.
+ * --follow, until the user interrupts. Lines are printed in the order they arrive. Following goes
+ * on across a change of leader: the stream is opened again, through the same manager, where it
+ * stopped.
  */
 export async function printLogs(ctx: CommandContext, selector: LogSelector): Promise<number> {
   const options = logOptionsFrom(ctx, ctx.io.now());
   const timestamps = ctx.flags.bool('timestamps');
   const api = ctx.api();
   const prefixer = new LogPrefixer(api, { taskIds: !ctx.flags.bool('no-task-ids'), noTrunc: ctx.flags.bool('no-trunc') });
+  const resume = new LogResume();
   let printed = Promise.resolve();
   const print = async (message: SubscribeLogsMessage): Promise<void> => {
     for (const warning of message.warnings) ctx.io.err.write(`${warning}\n`);
     for (const line of message.messages) {
+      if (!resume.admit(line)) continue;
       const out = line.stream === LogStream.LOG_STREAM_STDERR ? ctx.io.err : ctx.io.out;
       out.write(formatLogLine(await prefixer.prefix(line), line, timestamps));
     }
   };
-  const subscription = api.subscribeLogs({ selector, options }, (message) => {
-    printed = printed.then(() => print(message));
-  });
-  if (options.follow) void ctx.io.interrupted().then(() => subscription.cancel());
-  await subscription.done;
-  await printed;
-  return 0;
+  let interrupted = false;
+  let current: { cancel(): void } | undefined;
+  if (options.follow) {
+    void ctx.io.interrupted().then(() => {
+      interrupted = true;
+      current?.cancel();
+    });
+  }
+  let retryingSince: number | undefined;
+  for (;;) {
+    const subscription = api.subscribeLogs({ selector, options: resume.resumeOptions(options) }, (message) => {
+      retryingSince = undefined;
+      printed = printed.then(() => print(message));
+    });
+    current = subscription;
+    try {
+      await subscription.done;
+      await printed;
+      return 0;
+    } catch (error) {
+      await printed;
+      const now = ctx.io.now();
+      retryingSince ??= now;
+      const noLeader = error instanceof ApiError && error.code === status.UNAVAILABLE;
+      if (!options.follow || interrupted || !noLeader || now - retryingSince >= FOLLOW_RETRY_FOR_MS) throw error;
+      await ctx.io.sleep(FOLLOW_RETRY_MS);
+      if (interrupted) return 0;
+    }
+  }
 }

@@ -10,11 +10,12 @@
  * `ingress` network from the start, published ports from 30000 and a VIP per network; duplicate
  * names and removing a network in use are refused.
  */
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   ControlService,
   type ControlServer,
   type SubscribeLogsMessage,
+  type SubscribeLogsRequest,
   type GetClusterResponse,
   type ListServicesResponse,
   type ManagerStatus,
@@ -76,6 +77,10 @@ export class FakeControl {
   nextUpdate: UpdateOutcome = 'complete';
   /** What SubscribeLogs streams (whatever the selector); with follow it then waits to be cancelled. */
   readonly logMessages: SubscribeLogsMessage[] = [];
+  /** When set, what the next SubscribeLogs calls do instead, one each, in turn (a stream that breaks off). */
+  readonly logSessions: ((call: ServerWritableStream<SubscribeLogsRequest, SubscribeLogsMessage>) => void)[] = [];
+  /** Every SubscribeLogs request, in order. */
+  readonly logRequests: SubscribeLogsRequest[] = [];
   private nextId = 1;
   private nextSubnet = 0;
   private nextPublishedPort = 30000;
@@ -245,6 +250,9 @@ export class FakeControl {
         return {};
       }),
       subscribeLogs: (call) => {
+        this.logRequests.push(call.request);
+        const session = this.logSessions.shift();
+        if (session) return session(call);
         for (const message of this.logMessages) call.write(message);
         if (!call.request.options?.follow) call.end();
       },

@@ -1,5 +1,5 @@
 export { checkContainerSpec, containerSpecProblems, InvalidContainerSpecError, type BindMount, type ContainerSpec, type LogSettings, type OverlayLayers, type Ulimit } from './config.js';
-export { readContainerLog, readLogEntries, readRotatedLogEntries, streamText, timeNanos, type LogEntry, type LogReadOptions } from './logs.js';
+export { readContainerLog, readLogEntries, readRotatedLogEntries, streamText, type LogEntry, type LogReadOptions } from './logs.js';
 export { ANNOTATIONS, buildOciConfig, renderOciConfig, type BuildOptions } from './oci/build-config.js';
 export type { OciConfig } from './oci/types.js';
 export { readRootFiles, type RootView } from './root-file.js';

@@ -10,6 +10,7 @@
  */
 import { access, open, stat } from 'node:fs/promises';
 import { readTextIfExists } from '../../common/read-if-exists.js';
+import { timeNanos } from '../../common/rfc3339.js';
 
 export interface LogEntry {
   /** As written, with nanoseconds (a Date would keep only milliseconds). */
@@ -164,17 +165,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** An RFC 3339 time as nanoseconds since the epoch (a bigint: a number would lose them), or undefined if it is not one. */
-export function timeNanos(text: string): bigint | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(ms)) return undefined;
-  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
 const exists = (path: string): Promise<boolean> =>
