@@ -4,7 +4,8 @@
  * removed after its test and the parent removed at the end, so nothing is left: no container, no
  * process, no cgroup, no directory.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +210,45 @@ describe('RuntimeExecutor', () => {
     expect(existsSync(join(options.stateDir, id))).toBe(false);
     expect(existsSync(join(options.runtimeRoot, id))).toBe(false);
     expect(await executor.inspect(id)).toBeUndefined();
+  });
+
+  it('removes what a start killed half-way left: the runtime\'s directory and the cgroup, which no state names', async () => {
+    const t = task({ args: ['sleep', '1000'] });
+    const id = t.meta!.id;
+    await executor.prepare(t);
+    // The container's log as a FIFO no one reads: the create waits on it, half-way, until killed.
+    const record = JSON.parse(await readFile(join(options.stateDir, id, 'task.json'), 'utf8')) as { spec: { log?: { path?: string } } };
+    const log = record.spec.log?.path ?? join(options.stateDir, id, 'container.log');
+    expect(spawnSync('mkfifo', [log]).status).toBe(0);
+    const start = executor.start(t).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    const runtimeProcesses = (): number[] =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          let cmdline = '';
+          try {
+            cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          } catch {
+            // Gone meanwhile.
+          }
+          return cmdline.includes('shoal-runtime') && cmdline.includes(id);
+        })
+        .map(Number);
+    await waitFor('the create to be under way', () => existsSync(join(options.runtimeRoot, id)) && runtimeProcesses().length > 0);
+    const cgroups = cgroupDirs(await readCgroupLayout(), `${options.cgroupParent}/${id}`).map((c) => c.dir);
+    for (const pid of runtimeProcesses()) process.kill(pid, 'SIGKILL');
+    expect(await start).not.toBe('started');
+    await waitFor('the runtime processes to be gone', () => runtimeProcesses().every((pid) => !isAlive(pid)));
+    expect(RuntimeContainer.attach(id, { runtimePath: defaultRuntimePath(), root: options.runtimeRoot })).toBeUndefined();
+    expect(existsSync(join(options.runtimeRoot, id))).toBe(true);
+
+    await executor.remove(t);
+    expect(existsSync(join(options.runtimeRoot, id))).toBe(false);
+    expect(cgroups.filter((dir) => existsSync(dir))).toEqual([]);
+    expect(existsSync(join(options.stateDir, id))).toBe(false);
   });
 
   it('turns a task with a healthcheck healthy once its check passes', async () => {

@@ -24,6 +24,7 @@
  *
  * The image store's gc spares every layer a task record names (`layersInUse`, its inUse hook).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -230,8 +231,11 @@ export class RuntimeExecutor implements Executor {
     const record = await this.readRecord(id);
     const networked = container && record && this.networking ? this.networked(record, container) : undefined;
     if (networked) await this.networking!.disconnect(networked);
-    // The task should be stopped first; whatever still runs is killed rather than leaked.
-    await container?.delete({ force: true });
+    // The task should be stopped first; whatever still runs is killed rather than leaked. A
+    // create that died before the runtime recorded the container (a worker killed mid-start)
+    // left a directory and maybe a cgroup that only the runtime's force delete knows of.
+    if (container) await container.delete({ force: true });
+    else if (existsSync(join(this.runtime.root, id))) await RuntimeContainer.forceDelete(id, this.runtime);
     await rm(this.pathsOf(id).dir, { recursive: true, force: true });
     this.records.delete(id);
   }

@@ -112,6 +112,15 @@ export class RuntimeContainer {
     return new RuntimeContainer(id, opts.runtimePath ?? defaultRuntimePath(), root, parseStateRecord(text, id));
   }
 
+  /**
+   * Removes whatever the runtime holds for `id`, a container whose create died before recording
+   * its state included (its cgroup and directory, which `attach` cannot see); nothing if it holds
+   * nothing.
+   */
+  static async forceDelete(id: string, opts: RuntimeOptions = {}): Promise<void> {
+    await runtimeCommand(opts, ['delete', '--force', id]);
+  }
+
   private static fromState(id: string, opts: RuntimeOptions): RuntimeContainer {
     const container = RuntimeContainer.attach(id, opts);
     if (!container) throw new Error(`shoal-runtime left no state for ${id}`);
