@@ -297,6 +297,14 @@ describe('NetworkAgent', () => {
     expect(restartedMesh).not.toBe(mesh);
     await vi.waitFor(() => expect(restartedMesh.hostPorts).toEqual([{ protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.4' }]));
 
+    // A container whose connect fails leaves nothing behind: not its port, not its address.
+    const failing = container('task-10', [[FRONT, '10.1.0.30/24']], [{ protocol: 'tcp', published: 9090, target: 90 }]);
+    backends.programVips = () => Promise.reject(new Error('fake nft failure'));
+    await expect(agent.connect(failing)).rejects.toThrow('fake nft failure');
+    expect([...gateway.attachments.keys()]).toEqual(['task-9']);
+    expect(backends.plane.detached.at(-1)).toEqual({ networkId: FRONT, key: { containerNetns: failing.netns, ifname: 'eth0' } });
+    expect(restartedMesh.hostPorts).toEqual([{ protocol: 'tcp', published: 8080, target: 80, address: '172.30.0.4' }]);
+
     // Its last container gone, the node publishes nothing.
     await agent.disconnect(next);
     expect(restartedMesh.calls.at(-1)).toBe('removePorts');

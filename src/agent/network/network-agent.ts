@@ -175,6 +175,17 @@ export class NetworkAgent implements ContainerNetworking {
   }
 
   async connect(container: NetworkedContainer): Promise<void> {
+    try {
+      await this.attachContainer(container);
+    } catch (err) {
+      // The executor deletes a container it could not connect: nothing of it may stay behind,
+      // such as its host ports in the node's table.
+      await this.disconnect(container).catch((cleanup: unknown) => this.logger.warn({ err: cleanup, taskId: container.taskId }, 'network: could not undo a failed connect'));
+      throw err;
+    }
+  }
+
+  private async attachContainer(container: NetworkedContainer): Promise<void> {
     const publishes = container.hostPorts.length > 0;
     if (container.networks.length > 0) {
       await this.networksReady(container.networks.map((n) => n.networkId));
@@ -224,7 +235,7 @@ export class NetworkAgent implements ContainerNetworking {
     }
   }
 
-  /** The node left the cluster: every sandbox of this node and the routing mesh go. */
+  /** The node left the cluster: every sandbox of this node, the routing mesh and the gateway bridge go. */
   async removeAll(): Promise<void> {
     this.closed = true;
     this.retry?.cancel();
