@@ -352,6 +352,26 @@ describe('host-mode published ports', () => {
   });
 });
 
+describe('egress', () => {
+  it('a container on no network, and one on an overlay network, reach beyond the cluster through their node', async () => {
+    // The cluster's registry, in the hub namespace, stands for the world outside the cluster: a
+    // container has no interface of its own on the way there, only the gateway bridge and its
+    // node's masquerade.
+    await cluster.shoalOk('network', 'create', 'out');
+    await create('plain', ['--constraint', 'node.hostname==w1'], SLEEPER);
+    await create('onnet', ['--network', 'out', '--constraint', 'node.hostname==w2'], SLEEPER);
+    for (const t of [...(await running('plain', 1)), ...(await running('onnet', 1))]) {
+      const route = await execIn(t, 'ip', 'route', 'show', 'default');
+      expect(route.stdout).toMatch(/^default via 172\.30\.0\.1 dev eth\d/);
+      const r = await execIn(t, 'sh', '-c', 'timeout 5 wget -q -O- http://10.213.0.1:5000/v2/');
+      expect(r.code, `${nodeOf(t)}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe('{}');
+    }
+    await cluster.shoalOk('service', 'rm', 'plain', 'onnet');
+    await waitFor('network rm out to succeed', async () => (await cluster.shoal('network', 'rm', 'out')).code === 0, CONVERGE_MS, POLL_MS);
+  });
+});
+
 describe('isolation between networks', () => {
   it('a container on network a neither resolves nor reaches the containers of network b', async () => {
     await cluster.shoalOk('network', 'create', 'a');

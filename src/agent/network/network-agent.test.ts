@@ -114,7 +114,7 @@ describe('NetworkAgent', () => {
     expect(backends.plane.networks.has(BACK)).toBe(true);
   });
 
-  it('attaches a container once its networks are ready (eth0 first, default route via it), then answers its DNS and programs its VIPs', async () => {
+  it('attaches a container once its networks are ready (eth0 first), then the gateway bridge with the default route, answers its DNS and programs its VIPs', async () => {
     await start();
     const c = container('task-1', [[FRONT, '10.1.0.10/24'], [BACK, '10.2.0.6/24']]);
     let connected = false;
@@ -124,9 +124,11 @@ describe('NetworkAgent', () => {
     agent.apply(state());
     await connecting;
     expect(backends.plane.attached).toEqual([
-      { networkId: FRONT, endpoint: { containerNetns: c.netns, ifname: 'eth0', address: '10.1.0.10', defaultRoute: true } },
+      { networkId: FRONT, endpoint: { containerNetns: c.netns, ifname: 'eth0', address: '10.1.0.10', defaultRoute: false } },
       { networkId: BACK, endpoint: { containerNetns: c.netns, ifname: 'eth1', address: '10.2.0.6', defaultRoute: false } },
     ]);
+    // Egress: the gateway bridge's interface comes last (the real one takes the default route).
+    expect(backends.gatewayBridge.calls).toEqual(['ensure', 'attach task-1 eth2']);
     expect(backends.vips.get(c.netns)).toEqual([{ vip: '10.1.0.3', backends: ['10.1.0.10', '10.1.0.11'] }]);
     expect(agent.discovery.lookup('task-1', 'web')).toEqual({ kind: 'found', addresses: ['10.1.0.3'], vip: true });
     expect(agent.discovery.lookup('task-1', 'www')).toMatchObject({ kind: 'found', addresses: ['10.1.0.3'] });
@@ -153,6 +155,9 @@ describe('NetworkAgent', () => {
       { networkId: FRONT, key: { containerNetns: c.netns, ifname: 'eth0' } },
       { networkId: BACK, key: { containerNetns: c.netns, ifname: 'eth1' } },
     ]);
+    expect(backends.gatewayBridge.calls.at(-1)).toBe('detach task-1');
+    // A container without host-mode ports never touches the node's table.
+    expect(backends.mesh?.calls).toEqual(['removeSandbox', 'removePorts']);
     expect(agent.discovery.lookup('task-1', 'web')).toEqual({ kind: 'unknown-container' });
   });
 
@@ -243,7 +248,7 @@ describe('NetworkAgent', () => {
     const c = container('task-9', [[FRONT, '10.1.0.20/24'], [INGRESS, '10.255.0.9/16']]);
     await agent.connect(c);
     expect(backends.vips.get(c.netns)).toEqual([{ vip: '10.1.0.3', backends: ['10.1.0.10', '10.1.0.11'] }]);
-    expect(backends.gatewayBridge.calls).toEqual([]);
+    expect(mesh.hostPorts).toEqual([]);
 
     // No more ingress port: the sandbox and the table go.
     agent.apply(state());
@@ -251,7 +256,7 @@ describe('NetworkAgent', () => {
     expect(mesh.calls).toEqual(['ensureSandbox', 'setPorts', 'removeSandbox', 'removePorts']);
   });
 
-  it('puts a container with host-mode ports on the gateway bridge after its networks, with the default route, and publishes them there', async () => {
+  it('publishes a container’s host-mode ports to its address on the gateway bridge', async () => {
     await start();
     agent.apply(state());
     await agent.idle();

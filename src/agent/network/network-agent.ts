@@ -21,11 +21,13 @@
  *   the mesh equal to what was last applied is left alone, so a state costs what changed. The
  *   kernel is read back in full by a new agent (after a restart) and after a failure.
  *   Until the first state after a restart, a running container's table is left as it is.
+ * - Egress: every container gets an interface on the node's gateway bridge, after its overlay
+ *   ones, with the default route, as Docker's containers get docker0 or docker_gwbridge: what it
+ *   opens beyond its networks leaves through the node, masqueraded.
  * - Published ports: with ingress-mode ports, the routing mesh's sandbox on the ingress overlay with
- *   this node's ingress address; without, the sandbox is removed. A container whose task publishes
- *   host-mode ports gets an interface on the node's gateway bridge (after its overlay ones, with
- *   the default route: the replies to outside clients leave that way), and the node's table DNATs
- *   each such port to it. The table holds both kinds and is removed when no port is left; it is
+ *   this node's ingress address; without, the sandbox is removed. The node's table DNATs each
+ *   host-mode port of a container here to its gateway address (replies to outside clients leave by
+ *   the default route). The table holds both kinds and is removed when no port is left; it is
  *   rewritten after each state and each container with host ports that comes or goes, one
  *   rewrite at a time.
  */
@@ -118,7 +120,7 @@ export class NetworkAgent implements ContainerNetworking {
   private plane: { underlay: string; plane: DataPlane } | undefined;
   private mesh: Mesh | undefined;
   private gateway: Gateway | undefined;
-  /** Each connected or adopted container's address on the gateway bridge, by task id (those with host-mode ports). */
+  /** The address on the gateway bridge of each container connected, or adopted with host-mode ports, by task id. */
   private readonly gatewayAddresses = new Map<string, string>();
   /** Rewrites of the published ports, one at a time (states, and containers with host ports coming and going). */
   private readonly portsQueue = new KeyedQueue();
@@ -186,24 +188,21 @@ export class NetworkAgent implements ContainerNetworking {
   }
 
   private async attachContainer(container: NetworkedContainer): Promise<void> {
-    const publishes = container.hostPorts.length > 0;
     if (container.networks.length > 0) {
       await this.networksReady(container.networks.map((n) => n.networkId));
       const plane = this.plane!.plane;
       for (const [i, n] of container.networks.entries()) {
-        const defaultRoute = i === 0 && !publishes;
-        await plane.attach(n.networkId, { containerNetns: container.netns, ifname: `eth${i}`, address: bareAddress(n.address), defaultRoute });
+        // The gateway bridge's interface, attached last, takes the default route.
+        await plane.attach(n.networkId, { containerNetns: container.netns, ifname: `eth${i}`, address: bareAddress(n.address), defaultRoute: false });
       }
     }
-    if (publishes) {
-      const gateway = await this.ensuredGateway();
-      const address = await gateway.attach({ key: container.taskId, containerNetns: container.netns, ifname: `eth${container.networks.length}` });
-      this.gatewayAddresses.set(container.taskId, address);
-    }
+    const gateway = await this.ensuredGateway();
+    const address = await gateway.attach({ key: container.taskId, containerNetns: container.netns, ifname: `eth${container.networks.length}` });
+    this.gatewayAddresses.set(container.taskId, address);
     this.containers.set(container.taskId, container);
     this.refreshDiscovery();
     await this.programContainerVips(container.taskId);
-    if (publishes) await this.applyPorts();
+    if (container.hostPorts.length > 0) await this.applyPorts();
   }
 
   adopt(container: NetworkedContainer): void {
@@ -223,7 +222,7 @@ export class NetworkAgent implements ContainerNetworking {
     this.refreshDiscovery();
     if (this.gatewayAddresses.delete(container.taskId)) {
       // Its ports leave the node's table before its address leaves the bridge.
-      await this.applyPorts();
+      if (container.hostPorts.length > 0) await this.applyPorts();
       await this.gatewayFor().detach(container.taskId);
     }
     // Without a data plane yet (no state since a restart) there is nothing to ask; the endpoint's

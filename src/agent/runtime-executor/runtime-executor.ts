@@ -8,11 +8,11 @@
  *   with the layers it uses in the task's record, `<stateDir>/<task id>/task.json`.
  * - start: `shoal-runtime run --detach` of that spec, the bundle being the task's directory (its
  *   rootfs mount point, overlay upper and work, and log live there too); the healthcheck, if any,
- *   runs in a HealthMonitor through `shoal-runtime exec`. A task on overlay networks or with
- *   host-mode ports is created first (its init waits for `start`), put on its networks through the
- *   agent's `ContainerNetworking` (interfaces in its namespace, the gateway bridge for its ports,
- *   VIPs), and only then started; on overlay networks its spec has the DNS relay and a read-only
- *   /etc/resolv.conf (task-networks.ts).
+ *   runs in a HealthMonitor through `shoal-runtime exec`. With the agent's `ContainerNetworking`,
+ *   each container is created first (its init waits for `start`), connected (its overlay
+ *   interfaces, the gateway bridge for egress and host-mode ports, VIPs), and only then started;
+ *   on overlay networks its spec has the DNS relay and a read-only /etc/resolv.conf
+ *   (task-networks.ts). Without it, a container has loopback only.
  * - wait, inspect: the runtime's files under its state root (the exit record carries the exit
  *   code and whether the OOM killer struck). A restarted worker finds its containers there, since
  *   their supervisors outlive it; a new HealthMonitor (STARTING) takes up a running container's
@@ -165,7 +165,7 @@ export class RuntimeExecutor implements Executor {
     } else {
       // The runtime makes its root's last directory only.
       await mkdir(this.runtime.root, { recursive: true, mode: 0o700 });
-      if (record.networks?.length || record.hostPorts?.length) {
+      if (this.networking) {
         // Its init waits before exec until `start`: the program starts on its networks.
         const container = await RuntimeContainer.create(id, this.pathsOf(id).dir, record.spec, this.runtime);
         await this.connect(record, container);
@@ -190,8 +190,10 @@ export class RuntimeExecutor implements Executor {
   }
 
   private networked(record: TaskRecord, container: RuntimeContainer): NetworkedContainer | undefined {
-    if (!record.networks?.length && !record.hostPorts?.length) return undefined;
-    if (!this.networking) throw new Error(NO_NETWORKING);
+    if (!this.networking) {
+      if (record.networks?.length || record.hostPorts?.length) throw new Error(NO_NETWORKING);
+      return undefined;
+    }
     return { taskId: record.taskId, netns: `/proc/${container.initPid}/ns/net`, networks: record.networks ?? [], hostPorts: record.hostPorts ?? [] };
   }
 
