@@ -220,11 +220,10 @@ export class NetworkAgent implements ContainerNetworking {
     this.containers.delete(container.taskId);
     this.lastApplied.forget(`vips ${container.taskId}`);
     this.refreshDiscovery();
-    if (this.gatewayAddresses.delete(container.taskId)) {
-      // Its ports leave the node's table before its address leaves the bridge.
-      if (container.hostPorts.length > 0) await this.applyPorts();
-      await this.gatewayFor().detach(container.taskId);
-    }
+    // Its ports leave the node's table before its address leaves the bridge. (A container adopted
+    // without host ports is known to the bridge alone, which frees its address all the same.)
+    if (this.gatewayAddresses.delete(container.taskId) && container.hostPorts.length > 0) await this.applyPorts();
+    await this.gatewayFor().detach(container.taskId);
     // Without a data plane yet (no state since a restart) there is nothing to ask; the endpoint's
     // veth goes with the container's namespace anyway.
     const plane = this.plane?.plane;

@@ -146,10 +146,29 @@ export async function attachGateway(spec: GatewaySpec, wanted: AttachmentKey): P
   return address;
 }
 
-/** Removes the key's attachment, if there is one (deleting the node's end deletes the container's). */
-export async function detachGateway(spec: GatewaySpec, key: string): Promise<void> {
-  const veths = gatewayVeths(await readLinks(spec.nodeNetns));
-  await deleteLinks(spec.nodeNetns, veths.filter((v) => v.attachment?.key === key).map((v) => v.link.ifname));
+/**
+ * Creates an attachment at an address the caller knows to be free, in two `ip` runs: the pair made
+ * from the container's namespace with its address, link and route there and its peer sent straight
+ * into the node's (named by `nodeNetnsRef`: a name under /run/netns or a pid), then the node's end
+ * enslaved, isolated, brought up and given its alias. Fails, having removed what it made, if
+ * anything is in the way (a half-made attach, the interface name taken): `attachGateway` then
+ * sorts it out from what the kernel holds.
+ */
+export async function createAttachment(spec: GatewaySpec, wanted: AttachmentKey, address: string, nodeNetnsRef: string): Promise<void> {
+  const veth = vethName(address);
+  try {
+    await ipBatch(wanted.containerNetns, [
+      `link add ${wanted.ifname} address ${macForAddress(address)} type veth peer name ${veth} netns ${nodeNetnsRef}`,
+      `addr add ${address}/${spec.subnet.prefixLength} dev ${wanted.ifname}`,
+      `link set ${wanted.ifname} up`,
+      `route replace default via ${spec.gateway} dev ${wanted.ifname}`,
+    ]);
+    await ipBatch(spec.nodeNetns, [...enslave(veth, spec.bridge), `link set ${veth} alias ${attachmentAlias(wanted)}`]);
+  } catch (err) {
+    // Only the pair this call made can carry the name of an address the caller knew to be free.
+    await deleteLinks(wanted.containerNetns, [wanted.ifname]).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The finished attachments, in address order. */
