@@ -47,18 +47,23 @@ describe('logs flags', () => {
 describe('LogResume', () => {
   const line = (time: string, text: string, taskId = 't1') => ({ taskId, stream: LogStream.LOG_STREAM_STDOUT, time, data: Buffer.from(text) });
 
-  it('admits each line once, and after a resume nothing older than the newest time printed', () => {
+  it('admits each line once per task, and after a resume nothing a task printed already', () => {
     const resume = new LogResume();
     const original = { follow: true, tail: 10, since: '' };
     expect(resume.resumeOptions(original)).toBe(original);
     expect(resume.admit(line('2026-11-28T10:00:00.5Z', 'a'))).toBe(true);
     expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b'))).toBe(true);
-    expect(resume.resumeOptions(original)).toEqual({ follow: true, tail: -1, since: '2026-11-28T10:00:00.500000001Z' });
-    // What the new stream sends again: the newest nanosecond's line and anything before it.
-    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b'))).toBe(false);
+    // Another task's line, older than t1's newest: its node sent it later. Printed.
+    expect(resume.admit(line('2026-11-28T10:00:00.2Z', 'x', 't2'))).toBe(true);
+    // Resumed from the oldest of the tasks' newest lines, so that t2's later lines come too.
+    expect(resume.resumeOptions(original)).toEqual({ follow: true, tail: -1, since: '2026-11-28T10:00:00.2Z' });
+    // What the new stream sends again: each task's lines up to its newest nanosecond.
+    expect(resume.admit(line('2026-11-28T10:00:00.2Z', 'x', 't2'))).toBe(false);
     expect(resume.admit(line('2026-11-28T10:00:00.5Z', 'a'))).toBe(false);
-    // Another line of the same nanosecond (another task) is new; so is the same text later on.
-    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b', 't2'))).toBe(true);
+    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'b'))).toBe(false);
+    // Another line of a task's newest nanosecond is new; so is the same text later on.
+    expect(resume.admit(line('2026-11-28T10:00:00.500000001Z', 'c'))).toBe(true);
+    expect(resume.admit(line('2026-11-28T10:00:00.3Z', 'y', 't2'))).toBe(true);
     expect(resume.admit(line('2026-11-28T10:00:01Z', 'b'))).toBe(true);
     // A line without a time cannot be placed: printed as it comes.
     expect(resume.admit(line('', 'c'))).toBe(true);

@@ -112,36 +112,45 @@ export function formatLogLine(prefix: string, message: Pick<LogMessage, 'time' |
   return `${timestamps ? `${message.time} ` : ''}${prefix}    | ${text}${text.endsWith('\n') ? '' : '\n'}`;
 }
 
+/** The newest line printed of one task: its time, and the lines printed at that very time. */
+interface TaskMark {
+  time: string;
+  nanos: bigint;
+  lines: Set<string>;
+}
+
 /**
  * Where a followed stream got to, so that one opened again after the managers broke it off (a new
- * leader: the old one's broker ends its subscriptions) neither repeats nor loses a line: it asks
- * for the lines since the newest time printed (the workers' `since` includes it, and no tail),
- * and skips the lines of that very nanosecond it already printed and anything older.
+ * leader: the old one's broker ends its subscriptions) neither repeats nor loses a line. Each
+ * task's lines come in the order it wrote them, while different tasks' interleave as their nodes
+ * send them; so the mark is per task: the new stream asks for the lines since the oldest of the
+ * tasks' newest times (the workers' `since` includes it, and no tail), and of each task skips what
+ * is older than its newest line printed, and the lines of that very nanosecond it printed already.
  */
 export class LogResume {
-  private newest: { text: string; nanos: bigint } | undefined;
-  /** The lines printed at the newest time. */
-  private atNewest = new Set<string>();
+  private readonly marks = new Map<string, TaskMark>();
 
   /** Whether the line is new (and then counts as printed). */
   admit(line: Pick<LogMessage, 'taskId' | 'stream' | 'time' | 'data'>): boolean {
     const nanos = timeNanos(line.time);
     // A line with no time cannot be placed; printed as it comes, as without a resume.
     if (nanos === undefined) return true;
-    const key = `${line.taskId} ${line.stream} ${line.data.toString('base64')}`;
-    if (this.newest === undefined || nanos > this.newest.nanos) {
-      this.newest = { text: line.time, nanos };
-      this.atNewest = new Set([key]);
+    const key = `${line.stream} ${line.data.toString('base64')}`;
+    const mark = this.marks.get(line.taskId);
+    if (mark === undefined || nanos > mark.nanos) {
+      this.marks.set(line.taskId, { time: line.time, nanos, lines: new Set([key]) });
       return true;
     }
-    if (nanos < this.newest.nanos || this.atNewest.has(key)) return false;
-    this.atNewest.add(key);
+    if (nanos < mark.nanos || mark.lines.has(key)) return false;
+    mark.lines.add(key);
     return true;
   }
 
   /** The options to open the stream again with. */
   resumeOptions(original: LogOptions): LogOptions {
-    return this.newest === undefined ? original : { ...original, tail: -1, since: this.newest.text };
+    let oldest: TaskMark | undefined;
+    for (const mark of this.marks.values()) if (oldest === undefined || mark.nanos < oldest.nanos) oldest = mark;
+    return oldest === undefined ? original : { ...original, tail: -1, since: oldest.time };
   }
 }
 
