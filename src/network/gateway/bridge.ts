@@ -2,16 +2,16 @@
  * The gateway bridge in the node's namespace and its attachments, read from and written to the
  * kernel with iproute2 and nft; no state of its own (see `names.ts` for what is read back).
  *
- * An attachment is a veth pair created from the node's namespace with its peer placed straight
- * into the container's under the caller's interface name, given its address and the default
- * route via the gateway there; the node's end is then enslaved to the bridge as an isolated port
+ * An attachment is a veth pair created from the container's namespace under the caller's
+ * interface name, with its peer placed straight into the node's, given its address and the
+ * default route via the gateway there; the node's end is then enslaved to the bridge as an isolated port
  * (frames between isolated ports are dropped by the bridge: containers reach the gateway, never
  * each other), brought up only once isolated, and finally given its alias, which marks the
  * attachment as finished.
  */
 import { contains, parseAddress, type Subnet } from '../../common/ipv4.js';
 import { runCommand } from '../overlay/command.js';
-import { deleteLinks, ip, ipBatch, ipJson, type IpAddrLink, type Netns } from '../overlay/iproute.js';
+import { deleteLinks, ipBatch, ipJson, type IpAddrLink, type Netns } from '../overlay/iproute.js';
 import { macForAddress } from '../overlay/names.js';
 import { inNamespace } from '../lb/namespace.js';
 import { applyTable, removeTable } from '../lb/nft.js';
@@ -20,6 +20,8 @@ import { GATEWAY_TABLE, renderGatewayTable } from './rules.js';
 
 export interface GatewaySpec {
   nodeNetns: Netns;
+  /** How `ip` run in a container's namespace names the node's: its name under /run/netns, or a pid in it. */
+  nodeNetnsRef: string;
   bridge: string;
   subnet: Subnet;
   /** The subnet's first host address, held by the bridge. */
@@ -129,36 +131,23 @@ export async function attachGateway(spec: GatewaySpec, wanted: AttachmentKey): P
   const address = lowestFree(spec.subnet, new Set(veths.filter((v) => !replaced(v)).map((v) => v.address)));
   if (address === undefined) throw new Error(`gateway bridge ${bridge}: no free address left in its subnet for ${wanted.key}`);
 
-  const veth = vethName(address);
-  await ip(nodeNetns, ['link', 'add', veth, 'type', 'veth', 'peer', 'name', wanted.ifname, 'address', macForAddress(address), 'netns', wanted.containerNetns]);
-  try {
-    await ipBatch(wanted.containerNetns, [
-      `addr add ${address}/${spec.subnet.prefixLength} dev ${wanted.ifname}`,
-      `link set ${wanted.ifname} up`,
-      `route replace default via ${spec.gateway} dev ${wanted.ifname}`,
-    ]);
-    await ipBatch(nodeNetns, [...enslave(veth, bridge), `link set ${veth} alias ${alias}`]);
-  } catch (err) {
-    // Not left for the next call to find: the container would keep an interface it was refused.
-    await deleteLinks(nodeNetns, [veth]);
-    throw err;
-  }
+  await createAttachment(spec, wanted, address);
   return address;
 }
 
 /**
  * Creates an attachment at an address the caller knows to be free, in two `ip` runs: the pair made
  * from the container's namespace with its address, link and route there and its peer sent straight
- * into the node's (named by `nodeNetnsRef`: a name under /run/netns or a pid), then the node's end
- * enslaved, isolated, brought up and given its alias. Fails, having removed what it made, if
- * anything is in the way (a half-made attach, the interface name taken): `attachGateway` then
- * sorts it out from what the kernel holds.
+ * into the node's (`nodeNetnsRef`), then the node's end enslaved, isolated, brought up and given
+ * its alias. Fails, having removed what it made (the container would otherwise keep an interface
+ * it was refused), if anything is in the way (a half-made attach, the interface name taken):
+ * `attachGateway` clears that from what the kernel holds first.
  */
-export async function createAttachment(spec: GatewaySpec, wanted: AttachmentKey, address: string, nodeNetnsRef: string): Promise<void> {
+export async function createAttachment(spec: GatewaySpec, wanted: AttachmentKey, address: string): Promise<void> {
   const veth = vethName(address);
   try {
     await ipBatch(wanted.containerNetns, [
-      `link add ${wanted.ifname} address ${macForAddress(address)} type veth peer name ${veth} netns ${nodeNetnsRef}`,
+      `link add ${wanted.ifname} address ${macForAddress(address)} type veth peer name ${veth} netns ${spec.nodeNetnsRef}`,
       `addr add ${address}/${spec.subnet.prefixLength} dev ${wanted.ifname}`,
       `link set ${wanted.ifname} up`,
       `route replace default via ${spec.gateway} dev ${wanted.ifname}`,

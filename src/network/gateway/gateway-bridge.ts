@@ -41,8 +41,6 @@ export class GatewayBridge {
   readonly gateway: string;
   readonly prefixLength: number;
   private readonly spec: GatewaySpec;
-  /** How `ip` run in a container's namespace names the node's: its name, or a pid in it. */
-  private readonly nodeNetnsRef: string;
   private readonly queue = new KeyedQueue();
   /** The attachments by key, as read from the kernel and made since; undefined until read, or after a failure. */
   private known: Map<string, Attachment> | undefined;
@@ -51,11 +49,10 @@ export class GatewayBridge {
 
   constructor(options: GatewayBridgeOptions = {}) {
     if (options.nodeNetns !== undefined) checkNetns(options.nodeNetns, 'node namespace');
-    this.nodeNetnsRef = netnsRef(options.nodeNetns);
     const bridge = options.bridge ?? DEFAULT_BRIDGE;
     checkBridgeName(bridge);
     const { subnet, gateway } = gatewaySubnet(options.subnet ?? DEFAULT_SUBNET);
-    this.spec = { nodeNetns: options.nodeNetns, bridge, subnet, gateway };
+    this.spec = { nodeNetns: options.nodeNetns, nodeNetnsRef: netnsRef(options.nodeNetns), bridge, subnet, gateway };
     this.gateway = gateway;
     this.prefixLength = subnet.prefixLength;
   }
@@ -95,7 +92,7 @@ export class GatewayBridge {
     });
     if (claim?.existing) return claim.address;
     if (claim !== undefined) {
-      const making = createAttachment(this.spec, attachment, claim.address, this.nodeNetnsRef);
+      const making = createAttachment(this.spec, attachment, claim.address);
       this.underWay.add(making);
       try {
         await making;
