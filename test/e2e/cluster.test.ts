@@ -1,5 +1,5 @@
 /**
- * Issue 6's proof, end to end: a cluster from deploy/local-cluster.sh (three managers, two
+ * Issue 6's proof, end to end: a cluster from deploy/local-suite.cluster.sh (three managers, two
  * workers, each in its own network namespace, a two-second heartbeat), real containers of the
  * cluster registry's busybox, and everything driven and read through the real CLI. The suites
  * share the one cluster and run in order; each removes its services and waits for their
@@ -7,12 +7,10 @@
  * `bash src/runtime/shim/build.sh`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readProcStat } from '../../src/common/proc-stat.js';
-import { LocalCluster } from '../support/local-cluster.js';
+import { localClusterSuite } from '../support/local-cluster-suite.js';
 import { isRunnable, isRunning, type ServiceJson, type TaskJson } from '../support/task-json.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -49,26 +47,14 @@ interface Proc {
   startTime: number;
 }
 
-let dir: string;
-let cluster: LocalCluster;
+const suite = localClusterSuite({ name: NAME, managers: 3, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-e2e-'));
-  cluster = await LocalCluster.up({ name: NAME, dir, managers: 3, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
-}, 180_000);
-
-afterAll(async () => {
-  // Safe on a cluster that failed half-way up or that the last test already took down.
-  await LocalCluster.down({ name: NAME, dir });
-  await rm(dir, { recursive: true, force: true });
-}, 120_000);
-
-const json = <T>(...args: string[]): Promise<T> => cluster.json<T>(...args);
+const json = <T>(...args: string[]): Promise<T> => suite.cluster.json<T>(...args);
 
 const tasksOf = (service: string): Promise<E2eTask[]> => json<E2eTask[]>('service', 'ps', service);
 const nodes = (): Promise<NodeJson[]> => json<NodeJson[]>('node', 'ls');
 async function service(name: string): Promise<ServiceJson> {
-  return (JSON.parse(await cluster.shoalOk('service', 'inspect', name)) as ServiceJson[])[0]!;
+  return (JSON.parse(await suite.cluster.shoalOk('service', 'inspect', name)) as ServiceJson[])[0]!;
 }
 
 async function nodeByName(hostname: string): Promise<NodeJson> {
@@ -108,13 +94,13 @@ async function running(name: string, count: number, also: (t: E2eTask) => boolea
 }
 
 async function create(name: string, ...flags: string[]): Promise<void> {
-  await cluster.shoalOk('service', 'create', '--detach', '--name', name, ...flags, cluster.baseImage, ...SLEEPER);
+  await suite.cluster.shoalOk('service', 'create', '--detach', '--name', name, ...flags, suite.cluster.baseImage, ...SLEEPER);
 }
 
 /** Removes the service and waits until the containers of its tasks have stopped. */
 async function removeService(name: string): Promise<void> {
   const procs = (await tasksOf(name)).filter(isRunning).map(procOf);
-  await cluster.shoalOk('service', 'rm', name);
+  await suite.cluster.shoalOk('service', 'rm', name);
   await waitFor(`the containers of ${name} to stop`, () => !procs.some(alive), CONVERGE_MS, POLL_MS);
 }
 
@@ -131,14 +117,14 @@ describe('replicated service', () => {
     const six = await running('spread', 6);
     expect(Object.fromEntries(countBy(six, (t) => t.nodeId!))).toEqual({ [w1]: 3, [w2]: 3 });
 
-    await cluster.shoalOk('service', 'scale', '--detach', 'spread=8');
+    await suite.cluster.shoalOk('service', 'scale', '--detach', 'spread=8');
     const eight = await running('spread', 8);
     expect(Object.fromEntries(countBy(eight, (t) => t.nodeId!))).toEqual({ [w1]: 4, [w2]: 4 });
     // Scaling up leaves the tasks that were running alone.
     expect(eight.map((t) => t.meta!.id)).toEqual(expect.arrayContaining(six.map((t) => t.meta!.id)));
 
     const eightProcs = new Map(eight.map((t) => [t.meta!.id!, procOf(t)]));
-    await cluster.shoalOk('service', 'scale', '--detach', 'spread=2');
+    await suite.cluster.shoalOk('service', 'scale', '--detach', 'spread=2');
     const two = await running('spread', 2);
     expect(new Set(two.map((t) => t.slot))).toEqual(new Set([1, 2]));
     // The six tasks scaled away had their containers stopped; the two kept run on.
@@ -160,17 +146,17 @@ describe('rolling update with a healthcheck', () => {
   const envOf = (t: E2eTask): string[] => t.spec?.container?.env ?? [];
 
   it('replaces tasks two at a time, each batch only once the new ones are healthy', async () => {
-    await cluster.shoalOk(
+    await suite.cluster.shoalOk(
       'service', 'create', '--detach', '--name', 'web', '--replicas', String(REPLICAS),
       '--health-cmd', 'test -f /tmp/healthy', '--health-interval', '500ms', '--health-timeout', '2s', '--health-retries', '3',
       '--update-parallelism', String(PARALLELISM), '--update-monitor', '2s', '--update-failure-action', 'rollback',
       '--rollback-parallelism', String(REPLICAS), '--rollback-monitor', '1s',
-      cluster.baseImage, ...SLOW_STARTER,
+      suite.cluster.baseImage, ...SLOW_STARTER,
     );
     const before = await running('web', REPLICAS, healthy);
     const oldVersion = before[0]!.specVersion;
 
-    await cluster.shoalOk('service', 'update', '--detach', '--env-add', 'VERSION=2', 'web');
+    await suite.cluster.shoalOk('service', 'update', '--detach', '--env-add', 'VERSION=2', 'web');
     let fewestHealthy = REPLICAS;
     await waitFor('the update to complete', async () => {
       const tasks = await tasksOf('web');
@@ -210,7 +196,7 @@ describe('rolling update with a healthcheck', () => {
   it('rolls back by itself an update whose healthcheck never passes', async () => {
     await running('web', REPLICAS, healthy);
 
-    await cluster.shoalOk('service', 'update', '--detach', '--health-cmd', 'false', 'web');
+    await suite.cluster.shoalOk('service', 'update', '--detach', '--health-cmd', 'false', 'web');
     await waitFor('the update to roll back', async () => (await service('web')).updateStatus?.state === 'UPDATE_STATE_ROLLBACK_COMPLETED', 120_000, POLL_MS);
 
     const after = await running('web', REPLICAS, healthy);
@@ -235,15 +221,15 @@ describe('node availability', () => {
     const onW1 = before.filter((t) => t.nodeId === w1).map(procOf);
     expect(onW1).toHaveLength(2);
 
-    await cluster.shoalOk('node', 'update', '--availability', 'drain', 'w1');
+    await suite.cluster.shoalOk('node', 'update', '--availability', 'drain', 'w1');
     await running('drainee', 4, (t) => t.nodeId === w2);
     await waitFor('the drained worker’s containers to stop', () => !onW1.some(alive), CONVERGE_MS, POLL_MS);
     expect((await nodeByName('w1')).spec?.availability).toBe('NODE_AVAILABILITY_DRAIN');
 
-    await cluster.shoalOk('node', 'update', '--availability', 'active', 'w1');
+    await suite.cluster.shoalOk('node', 'update', '--availability', 'active', 'w1');
     expect((await nodeByName('w1')).spec?.availability ?? 'NODE_AVAILABILITY_ACTIVE').toBe('NODE_AVAILABILITY_ACTIVE');
     // Running tasks are not moved back (as in docker), but new ones may go to w1 again.
-    await cluster.shoalOk('service', 'scale', '--detach', 'drainee=6');
+    await suite.cluster.shoalOk('service', 'scale', '--detach', 'drainee=6');
     const six = await running('drainee', 6);
     expect(six.some((t) => t.nodeId === w1)).toBe(true);
 
@@ -260,7 +246,7 @@ describe('worker failures', () => {
     expect(lost.length).toBeGreaterThan(0);
 
     const killedAt = Date.now();
-    await cluster.stop('w2', { kill: true });
+    await suite.cluster.stop('w2', { kill: true });
     await waitFor('w2 to be down and its tasks to run on w1', async () => {
       if ((await nodeByName('w2')).status?.state !== 'NODE_STATE_DOWN') return false;
       const tasks = (await tasksOf('survivor')).filter(isRunnable);
@@ -272,7 +258,7 @@ describe('worker failures', () => {
     // The worker died, its containers did not (their shims outlive it).
     expect(lost.every(alive)).toBe(true);
 
-    await cluster.start('w2');
+    await suite.cluster.start('w2');
     await waitFor('the returning worker to stop the containers of the tasks it lost', () => !lost.some(alive), CONVERGE_MS, POLL_MS);
     await waitFor('w2 to be ready', async () => (await nodeByName('w2')).status?.state === 'NODE_STATE_READY', CONVERGE_MS, POLL_MS);
     expect((await running('survivor', 4)).every((t) => t.nodeId === w1)).toBe(true);
@@ -294,8 +280,8 @@ describe('worker failures', () => {
       for (const p of procs) if (!alive(p)) vanished.add(p.pid);
     }, 20);
     try {
-      await cluster.stop('w1');
-      await cluster.start('w1');
+      await suite.cluster.stop('w1');
+      await suite.cluster.start('w1');
       await waitFor('w1 to be ready', async () => (await nodeByName('w1')).status?.state === 'NODE_STATE_READY', CONVERGE_MS, POLL_MS);
       // Long enough for the managers to have declared w1 down had its session not come back.
       await new Promise((resolve) => setTimeout(resolve, 3 * HEARTBEAT_MS + 1000));
@@ -321,11 +307,11 @@ describe('manager failure', () => {
 
     const leader = (await nodes()).find((n) => n.managerStatus?.leader)?.description?.hostname;
     expect(leader).toMatch(/^m\d$/);
-    await cluster.stop(leader!, { kill: true });
+    await suite.cluster.stop(leader!, { kill: true });
 
     // Right after the kill the survivors are still electing; the CLI must get through soon after.
-    await waitFor('service ls to succeed', async () => (await cluster.shoal('service', 'ls')).code === 0, 30_000, 200);
-    await waitFor('service scale to succeed', async () => (await cluster.shoal('service', 'scale', '--detach', 'knob=2')).code === 0, 30_000, 200);
+    await waitFor('service ls to succeed', async () => (await suite.cluster.shoal('service', 'ls')).code === 0, 30_000, 200);
+    await waitFor('service scale to succeed', async () => (await suite.cluster.shoal('service', 'scale', '--detach', 'knob=2')).code === 0, 30_000, 200);
     await running('knob', 2);
     const newLeader = (await nodes()).find((n) => n.managerStatus?.leader)?.description?.hostname;
     expect(newLeader).toMatch(/^m\d$/);
@@ -335,7 +321,7 @@ describe('manager failure', () => {
     expect(after.map((t) => `${t.meta!.id}:${t.status?.pid}`).sort()).toEqual(before.map((t) => `${t.meta!.id}:${t.status?.pid}`).sort());
     expect(procs.every(alive)).toBe(true);
 
-    await cluster.start(leader!);
+    await suite.cluster.start(leader!);
     await waitFor(`${leader} to be a reachable manager again`, async () => {
       const m = await nodeByName(leader!);
       return m.managerStatus?.leader === true || m.managerStatus?.reachability === 'reachable';
@@ -347,9 +333,9 @@ describe('manager failure', () => {
 
 describe('container settings', () => {
   it('memory limit, environment and command reach the container, and its output comes back as logs', async () => {
-    await cluster.shoalOk(
+    await suite.cluster.shoalOk(
       'service', 'create', '--detach', '--name', 'greeter', '--limit-memory', '64M', '--env', 'GREETING=hello',
-      cluster.baseImage, 'sh', '-c', 'echo "$GREETING from $0 and $1"; trap "exit 0" TERM; sleep 100000 & wait', 'first', 'second',
+      suite.cluster.baseImage, 'sh', '-c', 'echo "$GREETING from $0 and $1"; trap "exit 0" TERM; sleep 100000 & wait', 'first', 'second',
     );
     const [task] = await running('greeter', 1);
     const worker = (await nodes()).find((n) => n.meta?.id === task!.nodeId)!.description!.hostname!;
@@ -363,7 +349,7 @@ describe('container settings', () => {
     const expected = `greeter.1.${taskId.slice(0, 12)}@${worker}    | hello from first and second`;
     let logs = '';
     await waitFor('the greeting in the service logs', async () => {
-      const r = await cluster.shoal('service', 'logs', 'greeter');
+      const r = await suite.cluster.shoal('service', 'logs', 'greeter');
       logs = r.stdout;
       return r.code === 0 && logs.split('\n').includes(expected);
     }, CONVERGE_MS, 500).catch((error: unknown) => {
@@ -377,11 +363,11 @@ describe('container settings', () => {
 describe('global service', () => {
   it('gets a task on a worker that joins later', async () => {
     const workers = [await nodeId('w1'), await nodeId('w2')];
-    await cluster.shoalOk('service', 'create', '--detach', '--name', 'everywhere', '--mode', 'global', cluster.baseImage, ...SLEEPER);
+    await suite.cluster.shoalOk('service', 'create', '--detach', '--name', 'everywhere', '--mode', 'global', suite.cluster.baseImage, ...SLEEPER);
     const two = await running('everywhere', 2);
     expect(new Set(two.map((t) => t.nodeId))).toEqual(new Set(workers));
 
-    const added = await cluster.addWorker();
+    const added = await suite.cluster.addWorker();
     expect(added).toBe('w3');
     const w3 = await nodeId('w3');
     const three = await running('everywhere', 3);
@@ -395,12 +381,12 @@ describe('global service', () => {
 
 describe('down', () => {
   it('leaves no namespace, runtime root, cgroup or process behind', async () => {
-    await cluster.down();
+    await suite.cluster.down();
     const netns = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(`${NAME}-`)) : [];
     expect(netns).toEqual([]);
     expect(existsSync(`/run/shoal-local/${NAME}`)).toBe(false);
     expect(existsSync(`/sys/fs/cgroup/memory/shoal-local/${NAME}`)).toBe(false);
-    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(suite.dir)).toBe(false);
     const daemons = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
       try {
         return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`/run/shoal-local/${NAME}/`);

@@ -1,6 +1,6 @@
 /**
  * Issue 7's proof, end to end: overlay networks, service discovery, VIP load balancing and the
- * routing mesh on a cluster from deploy/local-cluster.sh (one manager, two workers, each in its own
+ * routing mesh on a cluster from deploy/local-suite.cluster.sh (one manager, two workers, each in its own
  * network namespace), with real containers of the cluster registry's busybox, driven through the
  * real CLI. What a container sees is read by running commands in it with the worker's runtime
  * (`shoal-runtime --root RUNTIME_ROOT exec TASK_ID ...`; a container's id is its task's). The
@@ -8,25 +8,23 @@
  * `bash src/runtime/shim/build.sh`).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/daemon-process.js';
-import { LocalCluster } from '../support/local-cluster.js';
+import { localClusterSuite } from '../support/local-cluster-suite.js';
 import { runCommand, type CommandResult } from '../support/run-command.js';
 import { isRunnable, isRunning, type ServiceJson, type TaskJson } from '../support/task-json.js';
 import { waitFor } from '../support/wait-for.js';
 
 const NAME = 'e2enet';
-/** As in cluster.test.ts: a restarted worker must be back before three missed heartbeats. */
+/** As in suite.cluster.test.ts: a restarted worker must be back before three missed heartbeats. */
 const HEARTBEAT_MS = 2000;
 /** Each CLI call is a Node process of its own: no point polling faster. */
 const POLL_MS = 200;
 /** Only stops a broken step from hanging; the cluster normally converges in seconds. */
 const CONVERGE_MS = 60_000;
 const RUNTIME = join(REPO_ROOT, 'dist', 'shim', 'shoal-runtime');
-/** Every node's address on the cluster's bridge, as local-cluster.sh gives them. */
+/** Every node's address on the cluster's bridge, as local-suite.cluster.sh gives them. */
 const WORKER_ADDRESSES = ['10.213.0.101', '10.213.0.102'];
 
 /** Serves its hostname (its task id's first 12 characters) on port 80; ends at once on SIGTERM. */
@@ -49,28 +47,19 @@ interface NodeJson {
   status?: { state?: string };
 }
 
-let dir: string;
-let cluster: LocalCluster;
+const suite = localClusterSuite({ name: NAME, managers: 1, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
 /** Node id -> hostname (m1, w1, w2). */
 const hostnames = new Map<string, string>();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shoal-e2enet-'));
-  cluster = await LocalCluster.up({ name: NAME, dir, managers: 1, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
   for (const n of await json<NodeJson[]>('node', 'ls')) hostnames.set(n.meta!.id!, n.description!.hostname!);
-}, 180_000);
+});
 
-afterAll(async () => {
-  // Safe on a cluster that failed half-way up or that the last test already took down.
-  await LocalCluster.down({ name: NAME, dir });
-  await rm(dir, { recursive: true, force: true });
-}, 120_000);
-
-const json = <T>(...args: string[]): Promise<T> => cluster.json<T>(...args);
+const json = <T>(...args: string[]): Promise<T> => suite.cluster.json<T>(...args);
 
 const tasksOf = (service: string): Promise<NetTask[]> => json<NetTask[]>('service', 'ps', service);
 async function service(name: string): Promise<NetService> {
-  return (JSON.parse(await cluster.shoalOk('service', 'inspect', name)) as NetService[])[0]!;
+  return (JSON.parse(await suite.cluster.shoalOk('service', 'inspect', name)) as NetService[])[0]!;
 }
 
 /** Waits until the service has exactly `count` runnable tasks, all running. */
@@ -84,7 +73,7 @@ async function running(name: string, count: number): Promise<NetTask[]> {
 }
 
 async function create(name: string, flags: string[], command: string[]): Promise<void> {
-  await cluster.shoalOk('service', 'create', '--detach', '--name', name, ...flags, cluster.baseImage, ...command);
+  await suite.cluster.shoalOk('service', 'create', '--detach', '--name', name, ...flags, suite.cluster.baseImage, ...command);
 }
 
 async function networkNames(): Promise<string[]> {
@@ -148,7 +137,7 @@ describe('one overlay network over two workers', () => {
   let client: NetTask;
 
   beforeAll(async () => {
-    await cluster.shoalOk('network', 'create', 'front');
+    await suite.cluster.shoalOk('network', 'create', 'front');
     await create('web', ['--network', 'front', '--replicas', '3', '--constraint', 'node.hostname==w2'], SERVER);
     await create('client', ['--network', 'front', '--constraint', 'node.hostname==w1'], SLEEPER);
     web = await running('web', 3);
@@ -198,7 +187,7 @@ describe('one overlay network over two workers', () => {
     expect(r.failed).toBe(0);
     expect(rr.map(hostnameOf)).toContain(r.hostnames[0]);
 
-    await cluster.shoalOk('service', 'rm', 'rr');
+    await suite.cluster.shoalOk('service', 'rm', 'rr');
   });
 
   it('a start-first rolling update with a healthcheck: a client looping through the VIP sees no failed request', async () => {
@@ -216,7 +205,7 @@ describe('one overlay network over two workers', () => {
     const logLines = async (): Promise<string[]> => (await execIn(client, 'cat', '/tmp/log')).stdout.split('\n').filter((l) => l !== '');
     try {
       await waitFor('the client loop to run', async () => (await logLines()).length >= 5, CONVERGE_MS, POLL_MS);
-      await cluster.shoalOk('service', 'update', '--detach', '--env-add', 'VERSION=2', 'roll');
+      await suite.cluster.shoalOk('service', 'update', '--detach', '--env-add', 'VERSION=2', 'roll');
       let status: unknown;
       await waitFor('the update to complete', async () => {
         status = (await service('roll')).updateStatus;
@@ -235,15 +224,15 @@ describe('one overlay network over two workers', () => {
     expect(lines.filter((l) => !l.startsWith('OK '))).toEqual([]);
     expect(lines.length).toBeGreaterThan(20);
 
-    await cluster.shoalOk('service', 'rm', 'roll');
+    await suite.cluster.shoalOk('service', 'rm', 'roll');
   }, 180_000);
 
   it('a worker restarted (SIGTERM, then start) keeps its containers, and traffic to them still flows', async () => {
     const key = (t: NetTask): string => `${t.meta!.id}@${t.nodeId}:${t.status?.pid}`;
     const before = (await running('web', 3)).map(key).sort();
 
-    await cluster.stop('w2');
-    await cluster.start('w2');
+    await suite.cluster.stop('w2');
+    await suite.cluster.start('w2');
     await waitFor('w2 to be ready', async () => {
       const w2 = (await json<NodeJson[]>('node', 'ls')).find((n) => n.description?.hostname === 'w2');
       return w2?.status?.state === 'NODE_STATE_READY';
@@ -263,14 +252,14 @@ describe('one overlay network over two workers', () => {
   });
 
   it('network rm is refused while a service uses the network and succeeds once none does', async () => {
-    const refused = await cluster.shoal('network', 'rm', 'front');
+    const refused = await suite.cluster.shoal('network', 'rm', 'front');
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe('shoal: network front is in use: used by services client, web');
     expect(await networkNames()).toContain('front');
 
-    await cluster.shoalOk('service', 'rm', 'web', 'client');
+    await suite.cluster.shoalOk('service', 'rm', 'web', 'client');
     // The network is in use until the services' tasks are reaped.
-    await waitFor('network rm front to succeed', async () => (await cluster.shoal('network', 'rm', 'front')).code === 0, CONVERGE_MS, POLL_MS);
+    await waitFor('network rm front to succeed', async () => (await suite.cluster.shoal('network', 'rm', 'front')).code === 0, CONVERGE_MS, POLL_MS);
     expect(await networkNames()).not.toContain('front');
   });
 });
@@ -291,7 +280,7 @@ describe('published ports (the routing mesh)', () => {
       }, CONVERGE_MS, 50);
     }
 
-    await cluster.shoalOk('service', 'rm', 'pub');
+    await suite.cluster.shoalOk('service', 'rm', 'pub');
   });
 });
 
@@ -324,18 +313,18 @@ describe('host-mode published ports', () => {
     expect(await curlFromM1('10.213.0.11', 8081)).toBeUndefined();
 
     // Down to one task: the node that lost its task stops answering.
-    await cluster.shoalOk('service', 'scale', '--detach', 'hostpub=1');
+    await suite.cluster.shoalOk('service', 'scale', '--detach', 'hostpub=1');
     const [left] = await running('hostpub', 1);
     const gone = nodeOf(left!) === 'w1' ? 'w2' : 'w1';
     await waitFor(`${gone}:8081 to stop answering`, async () => (await curlFromM1(WORKER[gone]!, 8081)) === undefined, CONVERGE_MS, POLL_MS);
     expect(await curlFromM1(WORKER[nodeOf(left!)]!, 8081)).toBe(hostnameOf(left!));
 
-    await cluster.shoalOk('service', 'rm', 'hostpub');
+    await suite.cluster.shoalOk('service', 'rm', 'hostpub');
   });
 
   it('mode=host without a published port: each task gets one of 32768-60999 on its node, shown by service ps', async () => {
     // On an overlay network too: the gateway interface comes after eth0, and takes the default route.
-    await cluster.shoalOk('network', 'create', 'hostnet');
+    await suite.cluster.shoalOk('network', 'create', 'hostnet');
     await create('hostdyn', ['--network', 'hostnet', '--publish', 'mode=host,target=80', '--replicas', '2', '--replicas-max-per-node', '1'], SERVER);
     const tasks = await running('hostdyn', 2);
     for (const t of tasks) {
@@ -344,11 +333,11 @@ describe('host-mode published ports', () => {
       expect(published).toBeLessThanOrEqual(60999);
       await waitFor(`${nodeOf(t)}:${published} to answer`, async () => (await curlFromM1(WORKER[nodeOf(t)]!, published)) === hostnameOf(t), CONVERGE_MS, POLL_MS);
     }
-    const table = await cluster.shoalOk('service', 'ps', 'hostdyn');
+    const table = await suite.cluster.shoalOk('service', 'ps', 'hostdyn');
     expect(table).toMatch(/\*:3\d{4}->80\/tcp/);
 
-    await cluster.shoalOk('service', 'rm', 'hostdyn');
-    await waitFor('network rm hostnet to succeed', async () => (await cluster.shoal('network', 'rm', 'hostnet')).code === 0, CONVERGE_MS, POLL_MS);
+    await suite.cluster.shoalOk('service', 'rm', 'hostdyn');
+    await waitFor('network rm hostnet to succeed', async () => (await suite.cluster.shoal('network', 'rm', 'hostnet')).code === 0, CONVERGE_MS, POLL_MS);
   });
 });
 
@@ -357,7 +346,7 @@ describe('egress', () => {
     // The cluster's registry, in the hub namespace, stands for the world outside the cluster: a
     // container has no interface of its own on the way there, only the gateway bridge and its
     // node's masquerade.
-    await cluster.shoalOk('network', 'create', 'out');
+    await suite.cluster.shoalOk('network', 'create', 'out');
     await create('plain', ['--constraint', 'node.hostname==w1'], SLEEPER);
     await create('onnet', ['--network', 'out', '--constraint', 'node.hostname==w2'], SLEEPER);
     for (const t of [...(await running('plain', 1)), ...(await running('onnet', 1))]) {
@@ -367,15 +356,15 @@ describe('egress', () => {
       expect(r.code, `${nodeOf(t)}: ${r.stderr}`).toBe(0);
       expect(r.stdout.trim()).toBe('{}');
     }
-    await cluster.shoalOk('service', 'rm', 'plain', 'onnet');
-    await waitFor('network rm out to succeed', async () => (await cluster.shoal('network', 'rm', 'out')).code === 0, CONVERGE_MS, POLL_MS);
+    await suite.cluster.shoalOk('service', 'rm', 'plain', 'onnet');
+    await waitFor('network rm out to succeed', async () => (await suite.cluster.shoal('network', 'rm', 'out')).code === 0, CONVERGE_MS, POLL_MS);
   });
 });
 
 describe('isolation between networks', () => {
   it('a container on network a neither resolves nor reaches the containers of network b', async () => {
-    await cluster.shoalOk('network', 'create', 'a');
-    await cluster.shoalOk('network', 'create', 'b');
+    await suite.cluster.shoalOk('network', 'create', 'a');
+    await suite.cluster.shoalOk('network', 'create', 'b');
     await create('sa', ['--network', 'a', '--constraint', 'node.hostname==w1'], SERVER);
     await create('sb', ['--network', 'b', '--replicas', '2', '--replicas-max-per-node', '1'], SERVER);
     const [sa] = await running('sa', 1);
@@ -399,9 +388,9 @@ describe('isolation between networks', () => {
       expect((await execIn(sa!, 'ping', '-c', '1', '-W', '1', addressOf(t))).code).not.toBe(0);
     }
 
-    await cluster.shoalOk('service', 'rm', 'sa', 'sb');
+    await suite.cluster.shoalOk('service', 'rm', 'sa', 'sb');
     for (const network of ['a', 'b']) {
-      await waitFor(`network rm ${network} to succeed`, async () => (await cluster.shoal('network', 'rm', network)).code === 0, CONVERGE_MS, POLL_MS);
+      await waitFor(`network rm ${network} to succeed`, async () => (await suite.cluster.shoal('network', 'rm', network)).code === 0, CONVERGE_MS, POLL_MS);
     }
   });
 });
@@ -413,12 +402,12 @@ describe('down', () => {
     const sandboxesOf = (id: string): string[] =>
       (existsSync('/run/netns') ? readdirSync('/run/netns') : []).filter((n) => n.startsWith(`shoal-${id.slice(0, 8)}-`));
     // Down with a network in use on both workers, so that there are sandboxes to remove.
-    await cluster.shoalOk('network', 'create', 'last');
+    await suite.cluster.shoalOk('network', 'create', 'last');
     await create('last', ['--network', 'last', '--replicas', '2', '--replicas-max-per-node', '1'], SLEEPER);
     await running('last', 2);
     await waitFor('both workers to have a sandbox', () => workerIds.every((id) => sandboxesOf(id).length > 0), CONVERGE_MS, POLL_MS);
 
-    await cluster.down();
+    await suite.cluster.down();
     const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
     expect(netns.filter((n) => n.startsWith(`${NAME}-`))).toEqual([]);
     expect(workerIds.flatMap(sandboxesOf)).toEqual([]);
