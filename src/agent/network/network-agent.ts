@@ -120,8 +120,6 @@ export class NetworkAgent implements ContainerNetworking {
   private plane: { underlay: string; plane: DataPlane } | undefined;
   private mesh: Mesh | undefined;
   private gateway: Gateway | undefined;
-  /** The address on the gateway bridge of each container connected, or adopted with host-mode ports, by task id. */
-  private readonly gatewayAddresses = new Map<string, string>();
   /** Rewrites of the published ports, one at a time (states, and containers with host ports coming and going). */
   private readonly portsQueue = new KeyedQueue();
   /** Whether the ingress sandbox, and the node's table of published ports, may exist (unknown until the first state: a previous agent's may). */
@@ -197,8 +195,7 @@ export class NetworkAgent implements ContainerNetworking {
       }
     }
     const gateway = await this.ensuredGateway();
-    const address = await gateway.attach({ key: container.taskId, containerNetns: container.netns, ifname: `eth${container.networks.length}` });
-    this.gatewayAddresses.set(container.taskId, address);
+    await gateway.attach({ key: container.taskId, containerNetns: container.netns, ifname: `eth${container.networks.length}` });
     this.containers.set(container.taskId, container);
     this.refreshDiscovery();
     await this.programContainerVips(container.taskId);
@@ -212,7 +209,7 @@ export class NetworkAgent implements ContainerNetworking {
     this.refreshDiscovery();
     this.programContainerVips(container.taskId).catch((err: unknown) => this.logger.warn({ err, taskId: container.taskId }, 'network: could not program the VIPs of an adopted container'));
     if (container.hostPorts.length > 0) {
-      this.adoptGatewayAddress(container).catch((err: unknown) => this.logger.warn({ err, taskId: container.taskId }, 'network: could not publish the host-mode ports of an adopted container'));
+      this.applyPorts().catch((err: unknown) => this.logger.warn({ err, taskId: container.taskId }, 'network: could not publish the host-mode ports of an adopted container'));
     }
   }
 
@@ -220,9 +217,8 @@ export class NetworkAgent implements ContainerNetworking {
     this.containers.delete(container.taskId);
     this.lastApplied.forget(`vips ${container.taskId}`);
     this.refreshDiscovery();
-    // Its ports leave the node's table before its address leaves the bridge. (A container adopted
-    // without host ports is known to the bridge alone, which frees its address all the same.)
-    if (this.gatewayAddresses.delete(container.taskId) && container.hostPorts.length > 0) await this.applyPorts();
+    // Its ports leave the node's table before its address leaves the bridge.
+    if (container.hostPorts.length > 0) await this.applyPorts();
     await this.gatewayFor().detach(container.taskId);
     // Without a data plane yet (no state since a restart) there is nothing to ask; the endpoint's
     // veth goes with the container's namespace anyway.
@@ -307,7 +303,7 @@ export class NetworkAgent implements ContainerNetworking {
         this.sandboxMayExist = false;
       }
       const ingressPorts = ingress?.ports ?? [];
-      const hostPorts = this.hostPorts();
+      const hostPorts = await this.hostPorts();
       if (ingressPorts.length + hostPorts.length > 0) {
         this.portsMayExist = true;
         await this.lastApplied.apply('published ports', [ingressPorts, hostPorts], () => mesh.setPorts(ingressPorts, hostPorts));
@@ -320,23 +316,22 @@ export class NetworkAgent implements ContainerNetworking {
   }
 
   /**
-   * The host-mode ports of the containers on the gateway bridge. A port held by two (a task being
-   * replaced on this node whose container is not removed yet) is the newest container's.
+   * The host-mode ports of the containers here, each to its address on the gateway bridge (as the
+   * bridge knows it: attached by this agent, or found in the kernel after a restart). A port held
+   * by two (a task being replaced on this node whose container is not removed yet) is the newest
+   * container's.
    */
-  private hostPorts(): HostPort[] {
+  private async hostPorts(): Promise<HostPort[]> {
+    const publishing = [...this.containers.values()].filter((c) => c.hostPorts.length > 0);
+    if (publishing.length === 0) return [];
+    const addresses = new Map((await this.gatewayFor().list()).map((a) => [a.key, a.address]));
     const byPort = new Map<string, HostPort>();
-    for (const [taskId, address] of this.gatewayAddresses) {
-      for (const port of this.containers.get(taskId)?.hostPorts ?? []) byPort.set(`${port.protocol}/${port.published}`, { ...port, address });
+    for (const container of publishing) {
+      const address = addresses.get(container.taskId);
+      if (address === undefined) continue;
+      for (const port of container.hostPorts) byPort.set(`${port.protocol}/${port.published}`, { ...port, address });
     }
     return [...byPort.values()];
-  }
-
-  /** A container found running: its address on the gateway bridge, as the kernel has it, and its ports published again. */
-  private async adoptGatewayAddress(container: NetworkedContainer): Promise<void> {
-    const found = (await this.gatewayFor().list()).find((a) => a.key === container.taskId);
-    if (!found || this.containers.get(container.taskId) !== container) return;
-    this.gatewayAddresses.set(container.taskId, found.address);
-    await this.applyPorts();
   }
 
   private async ensuredGateway(): Promise<Gateway> {
