@@ -58,6 +58,10 @@ bash scripts/check-planted-bugs.sh | tee "$report_dir/bugs.log"
 count_from_log "$report_dir/bugs.log"
 
 echo
+if [ -f "$report_dir/vitest.json" ] && [[ " ${failed_stages[*]} " == *" vitest "* ]]; then
+  echo "==> what failed in vitest"
+  node scripts/vitest-failures.js "$report_dir/vitest.json"
+fi
 if [ ${#failed_stages[@]} -gt 0 ]; then
   echo "failed stages: ${failed_stages[*]}"
   [ "$failed" -eq 0 ] && failed=${#failed_stages[@]}
