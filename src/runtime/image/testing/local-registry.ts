@@ -28,6 +28,9 @@ const NEEDED: Record<string, string> = {
   '/usr/bin/curl': 'curl',
 };
 
+/** How many ports start() tries when the one it picked is taken before the registry binds it. */
+const START_ATTEMPTS = 3;
+
 export interface TokenAuthSettings {
   realm: string;
   service: string;
@@ -46,31 +49,40 @@ export class LocalRegistry {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** With `tokenAuth`, the registry demands bearer tokens from that realm, signed by that certificate's key. */
-  static async start(options: { tokenAuth?: TokenAuthSettings } = {}): Promise<LocalRegistry> {
+  /**
+   * With `tokenAuth`, the registry demands bearer tokens from that realm, signed by that
+   * certificate's key. `pickPort` chooses each port to try (freePort by default).
+   */
+  static async start(options: { tokenAuth?: TokenAuthSettings; pickPort?: () => Promise<number> } = {}): Promise<LocalRegistry> {
     const missing = Object.entries(NEEDED).filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
     if (missing.length > 0) {
       throw new Error(`the local registry tests need Debian packages: apt-get install ${[...new Set(missing)].join(' ')}`);
     }
+    const auth = options.tokenAuth;
+    const env = auth
+      ? {
+          ...process.env,
+          REGISTRY_TOKEN_REALM: auth.realm,
+          REGISTRY_TOKEN_SERVICE: auth.service,
+          REGISTRY_TOKEN_ISSUER: auth.issuer,
+          REGISTRY_TOKEN_ROOTCERT: auth.rootCertBundle,
+        }
+      : process.env;
     const dir = await mkdtemp(join(tmpdir(), 'shoal-registry-'));
-    const port = await freePort();
-    try {
-      const auth = options.tokenAuth;
-      const env = auth
-        ? {
-            ...process.env,
-            REGISTRY_TOKEN_REALM: auth.realm,
-            REGISTRY_TOKEN_SERVICE: auth.service,
-            REGISTRY_TOKEN_ISSUER: auth.issuer,
-            REGISTRY_TOKEN_ROOTCERT: auth.rootCertBundle,
-          }
-        : process.env;
-      await run(join(scripts, 'registry.sh'), ['start', dir, String(port)], { env });
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      throw e;
+    // A port free when asked can be taken before the registry binds it (by another test's listener
+    // or an outgoing connection's source port); a bind lost that way is retried on another port.
+    for (let attempt = 1; ; attempt++) {
+      const port = await (options.pickPort ?? freePort)();
+      try {
+        await run(join(scripts, 'registry.sh'), ['start', dir, String(port)], { env });
+        return new LocalRegistry(dir, port);
+      } catch (e) {
+        const lostBind = /already in use/.test((e as { stderr?: string }).stderr ?? '');
+        if (lostBind && attempt < START_ATTEMPTS) continue;
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
     }
-    return new LocalRegistry(dir, port);
   }
 
   /** Builds and pushes busybox:TAG and busybox:TAG-zstd; returns tag -> manifest digest. */
