@@ -76,7 +76,7 @@ async function makeNode(name: 'a' | 'b', task: Task): Promise<Node> {
     imageStateDir: dir,
     runtimeRoot,
     cgroupParent: `/${cgroupName}/node-${name}`,
-    registry: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }),
+    registry: new RegistryClient(),
     pollMs: 20,
   });
   const network = await NetworkAgent.start({ nodeId: `node${name}`, stateDir: dir, prefix: `${tag}${name}`, nodeNetns: `${tag}-node-${name}`, networkWaitMs: 20_000 });

@@ -54,7 +54,7 @@ beforeAll(async () => {
     imageStateDir: join(work, 'node'),
     runtimeRoot: join(work, 'run', 'shoal', 'runtime'), // the runtime makes only the last directory
     cgroupParent: `/${cgroupName}/node-1`,
-    registry: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }),
+    registry: new RegistryClient(),
     pollMs: 20,
   };
   executor = new RuntimeExecutor(options);

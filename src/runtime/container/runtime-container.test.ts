@@ -49,7 +49,7 @@ beforeAll(async () => {
   root = join(work, 'state');
   registry = await LocalRegistry.start();
   await registry.pushBaseImage('1.0');
-  const store = new ImageStore(join(work, 'node-state'), { client: new RegistryClient({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }) });
+  const store = new ImageStore(join(work, 'node-state'), { client: new RegistryClient() });
   const image = await store.pull(`${registry.host}/busybox:1.0`);
   baseLayers = [...image.layerDirs].reverse();
   baseEnv = image.config.env;
