@@ -14,7 +14,9 @@
 #
 # Defaults: 3 managers (m1, m2, ...), 2 workers (w1, w2, ...), NAME shoal, DIR
 # /var/lib/shoal-local/NAME, shoal's own heartbeat period. SHOAL_LOG_LEVEL sets the daemons' log
-# level (default info).
+# level (default info). SHOAL_DNS_UPSTREAM is the workers' --dns-upstream: where containers' queries
+# for names outside the cluster go (default none: they are answered REFUSED, and no DNS query leaves
+# the cluster's namespaces).
 #
 # The network, all of it inside namespaces this script creates (nothing is added to the root
 # namespace, and no packet leaves them):
@@ -168,7 +170,7 @@ daemon_args() { # node first
       for m in $(manager_nodes); do joins+=("$(addr_of "$m"):$manager_port"); done
       printf '%s\n' worker --join "$(IFS=,; echo "${joins[*]}")" --state-dir "$d/state" --hostname "$n" \
         --cgroup-parent "$cgroup_parent/$n" --runtime-root "$run_dir/$n" \
-        --insecure-registry "$hub_addr:$registry_port"
+        --insecure-registry "$hub_addr:$registry_port" --dns-upstream "${SHOAL_DNS_UPSTREAM:-none}"
       ;;
   esac
   printf '%s\n' --log-level "${SHOAL_LOG_LEVEL:-info}"

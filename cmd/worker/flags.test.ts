@@ -61,6 +61,18 @@ describe('shoal worker flags', () => {
     expect(() => parseWorkerFlags([...required, '--gateway-subnet', 'nope'])).toThrow(UsageError);
   });
 
+  it('takes the nameservers to forward outside names to, none, or leaves them to resolv.conf', () => {
+    expect(parseWorkerFlags([...required, '--dns-upstream', '10.0.0.2,127.0.0.1:5353'])).toMatchObject({
+      dnsUpstream: [
+        { address: '10.0.0.2', port: 53 },
+        { address: '127.0.0.1', port: 5353 },
+      ],
+    });
+    expect(parseWorkerFlags([...required, '--dns-upstream', 'none'])).toMatchObject({ dnsUpstream: [] });
+    expect(parseWorkerFlags(required)).toMatchObject({ dnsUpstream: undefined });
+    expect(() => parseWorkerFlags([...required, '--dns-upstream', 'dns.lan'])).toThrow(new UsageError('--dns-upstream: not an IP address: "dns.lan"'));
+  });
+
   it('takes the join token from --token, else from SHOAL_JOIN_TOKEN', () => {
     expect(parseWorkerFlags([...required, '--token', 'SHTKN-flag'], { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-flag' });
     expect(parseWorkerFlags(required, { SHOAL_JOIN_TOKEN: 'SHTKN-env' })).toMatchObject({ joinToken: 'SHTKN-env' });

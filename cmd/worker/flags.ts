@@ -4,6 +4,8 @@ import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isHostPort } from '../../src/common/host-port.js';
+import type { UpstreamServer } from '../../src/network/dns/upstream.js';
+import { parseUpstreamList } from '../../src/network/dns/upstream-servers.js';
 import { gatewaySubnet } from '../../src/network/gateway/names.js';
 
 export const usage = `Usage: shoal worker --join HOST:PORT --token TOKEN --state-dir DIR [OPTIONS]
@@ -37,6 +39,10 @@ Options:
                                 gives containers with host-mode ports an address the node
                                 routes to; at least a /29, unused elsewhere on the node
                                 (default 172.30.0.0/16)
+      --dns-upstream LIST       The nameservers containers' queries for names outside the
+                                cluster are forwarded to, ADDR[:PORT] comma-separated, or
+                                "none" to answer them REFUSED (default: the nameservers of
+                                this node's /etc/resolv.conf)
       --fake-config FILE        JSON timings and failure modes for the fake executor
                                 (see cmd/worker/README.md)
       --label KEY=VALUE         A label of this node, for engine.labels constraints (repeatable)
@@ -58,6 +64,8 @@ export interface WorkerFlags {
   insecureRegistries: string[];
   /** The gateway bridge's subnet; the network agent's default when undefined. */
   gatewaySubnet: string | undefined;
+  /** Where names outside the cluster are forwarded (empty: nowhere); the node's resolv.conf's when undefined. */
+  dnsUpstream: UpstreamServer[] | undefined;
   fakeConfigFile: string | undefined;
   labels: Record<string, string>;
   hostname: string | undefined;
@@ -83,6 +91,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
         'cgroup-parent': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
         'gateway-subnet': { type: 'string' },
+        'dns-upstream': { type: 'string' },
         'fake-config': { type: 'string' },
         label: { type: 'string', multiple: true },
         hostname: { type: 'string' },
@@ -123,6 +132,12 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
       throw new UsageError(`--gateway-subnet: ${(err as Error).message}`);
     }
   }
+  let dnsUpstream: UpstreamServer[] | undefined;
+  try {
+    dnsUpstream = values['dns-upstream'] === undefined ? undefined : parseUpstreamList(values['dns-upstream']);
+  } catch (err) {
+    throw new UsageError(`--dns-upstream: ${(err as Error).message}`);
+  }
   return {
     help: false,
     managers,
@@ -133,6 +148,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     cgroupParent,
     insecureRegistries,
     gatewaySubnet: subnet,
+    dnsUpstream,
     fakeConfigFile: values['fake-config'],
     labels: parseLabels(values.label ?? []),
     hostname: values.hostname,

@@ -12,6 +12,8 @@ import type { Executor } from '../../src/agent/executor.js';
 import { FakeExecutor } from '../../src/agent/fake-executor.js';
 import { RuntimeExecutor } from '../../src/agent/runtime-executor/runtime-executor.js';
 import { defaultRuntimePath } from '../../src/runtime/container/index.js';
+import { nameserversOf } from '../../src/network/dns/upstream-servers.js';
+import type { UpstreamServer } from '../../src/network/dns/upstream.js';
 import { RegistryClient } from '../../src/runtime/image/registry-client.js';
 import { FakeConfigError, parseFakeConfig, type FakeConfig } from './fake-config.js';
 import { parseWorkerFlags, usage, UsageError, type WorkerFlags } from './flags.js';
@@ -52,6 +54,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       labels: flags.labels,
       hostname: flags.hostname,
       gatewaySubnet: flags.gatewaySubnet,
+      dnsUpstream: flags.dnsUpstream ?? hostNameservers(),
       logger,
     });
   } catch (err) {
@@ -115,5 +118,14 @@ function readFakeConfig(path: string): FakeConfig {
   } catch (err) {
     if (err instanceof FakeConfigError) throw new UsageError(`--fake-config ${path}: ${err.message}`);
     throw err;
+  }
+}
+
+/** The nameservers of this node's resolv.conf, Docker's default upstream; none when there is no such file. */
+function hostNameservers(): UpstreamServer[] {
+  try {
+    return nameserversOf(readFileSync('/etc/resolv.conf', 'utf8'));
+  } catch {
+    return [];
   }
 }

@@ -34,6 +34,7 @@ import { AgentSession } from './session.js';
 import { loadAgentState, StateWriter, type AgentState } from './state.js';
 import { StatusReporter } from './status-reporter.js';
 import { TaskController } from './task-controller.js';
+import type { UpstreamServer } from '../network/dns/upstream.js';
 
 export interface AgentOptions {
   /** Where the agent keeps its state and its certificate (created if missing). One agent per directory. */
@@ -52,6 +53,8 @@ export interface AgentOptions {
   labels?: Record<string, string>;
   /** The network agent's gateway bridge subnet (containers with host-mode ports); its default when absent. */
   gatewaySubnet?: string;
+  /** Where the network agent's resolver forwards names that are not the cluster's; nowhere when absent. */
+  dnsUpstream?: readonly UpstreamServer[];
   /** Default: this host's CPUs and memory. */
   resources?: Resources;
   /** Default: this host's os and machine. */
@@ -196,7 +199,7 @@ export class Agent {
     const logger = opts.logger ?? silentLogger;
     const credentials = await obtainNodeCredentials({ stateDir: opts.stateDir, managers: [...opts.managers, ...saved.managers], joinToken: opts.joinToken, logger });
     const network = opts.executor.useNetworking
-      ? await NetworkAgent.start({ nodeId: credentials.nodeId, stateDir: opts.stateDir, gatewaySubnet: opts.gatewaySubnet, clock: opts.clock, logger })
+      ? await NetworkAgent.start({ nodeId: credentials.nodeId, stateDir: opts.stateDir, gatewaySubnet: opts.gatewaySubnet, dnsUpstream: opts.dnsUpstream, clock: opts.clock, logger })
       : undefined;
     const agent = new Agent(opts, saved, credentials, network);
     logger.info({ stateDir: opts.stateDir, nodeId: credentials.nodeId, tasks: saved.tasks.length }, 'agent: starting');

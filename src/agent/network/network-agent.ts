@@ -37,6 +37,7 @@ import type { NetworkState } from '../../../proto/gen/dispatcher.js';
 import { systemClock, type Clock, type TimerHandle } from '../../common/clock.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { ServiceDiscovery } from '../../network/dns/discovery.js';
+import { Upstream, type UpstreamServer } from '../../network/dns/upstream.js';
 import { DnsResolver } from '../../network/dns/resolver.js';
 import { GatewayBridge, type GatewayBridgeOptions } from '../../network/gateway/gateway-bridge.js';
 import type { HostPort } from '../../network/lb/ingress-rules.js';
@@ -79,6 +80,11 @@ export interface NetworkAgentOptions {
   nodeNetns?: string;
   /** The gateway bridge's subnet (containers with host-mode ports); its default, 172.30.0.0/16, when absent. */
   gatewaySubnet?: string;
+  /**
+   * The nameservers the resolver forwards names that are not the cluster's to; none (the default):
+   * such names are answered REFUSED and no query leaves the node.
+   */
+  dnsUpstream?: readonly UpstreamServer[];
   /** How long a container waits for its networks before its task fails. Default 30 s. */
   networkWaitMs?: number;
   /** Before a failed state is applied again. Default 1 s. */
@@ -145,7 +151,8 @@ export class NetworkAgent implements ContainerNetworking {
   static async start(opts: NetworkAgentOptions): Promise<NetworkAgent> {
     const agent = new NetworkAgent(opts);
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
-    agent.resolver = await DnsResolver.listen({ path: join(opts.stateDir, DNS_SOCKET), discovery: agent.discovery, logger: agent.logger });
+    const upstream = opts.dnsUpstream && opts.dnsUpstream.length > 0 ? new Upstream(opts.dnsUpstream) : undefined;
+    agent.resolver = await DnsResolver.listen({ path: join(opts.stateDir, DNS_SOCKET), discovery: agent.discovery, upstream, logger: agent.logger });
     return agent;
   }
 

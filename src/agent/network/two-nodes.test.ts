@@ -21,6 +21,7 @@ import { listNetns } from '../../network/overlay/sandbox.js';
 import { addNetns, linkNodes, removeTagged, testTag } from '../../network/overlay/testing/namespaces.js';
 import { removeTestCgroups, testCgroupName } from '../../runtime/cgroups/testing/test-cgroups.js';
 import { RuntimeContainer } from '../../runtime/container/index.js';
+import { FakeUpstream } from '../../network/dns/testing/fake-upstream.js';
 import { RegistryClient } from '../../runtime/image/registry-client.js';
 import { LocalRegistry } from '../../runtime/image/testing/local-registry.js';
 import { waitFor } from '../../../test/support/wait-for.js';
@@ -42,6 +43,9 @@ interface Node {
 }
 
 let registry: LocalRegistry;
+let upstream: FakeUpstream;
+/** The one name the fake upstream nameserver knows, and its address. */
+const OUTSIDE = '192.0.2.44';
 let work: string;
 const nodes: Partial<Record<'a' | 'b', Node>> = {};
 
@@ -79,27 +83,31 @@ async function makeNode(name: 'a' | 'b', task: Task): Promise<Node> {
     registry: new RegistryClient(),
     pollMs: 20,
   });
-  const network = await NetworkAgent.start({ nodeId: `node${name}`, stateDir: dir, prefix: `${tag}${name}`, nodeNetns: `${tag}-node-${name}`, networkWaitMs: 20_000 });
+  // Node A forwards names outside the cluster to a fake nameserver on loopback; node B to none.
+  const dnsUpstream = name === 'a' ? [upstream.server] : [];
+  const network = await NetworkAgent.start({ nodeId: `node${name}`, stateDir: dir, prefix: `${tag}${name}`, nodeNetns: `${tag}-node-${name}`, networkWaitMs: 20_000, dnsUpstream });
   executor.useNetworking(network);
   const node = { executor, network, runtimeRoot, task };
   nodes[name] = node;
   return node;
 }
 
-function taskOn(image: string, address: string, args: string[]): Task {
+/** A task on the overlay network at `address`, or on no network when `address` is undefined. */
+function taskOn(image: string, address: string | undefined, args: string[]): Task {
   return Task.fromPartial({
     meta: { id: newId() },
     spec: { container: { image, args } },
-    networks: [{ networkId: NET, address: `${address}/24`, aliases: [] }],
+    networks: address === undefined ? [] : [{ networkId: NET, address: `${address}/24`, aliases: [] }],
   });
 }
 
-async function exec(node: Node, args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const container = RuntimeContainer.attach(node.task.meta!.id, { root: node.runtimeRoot })!;
+async function exec(node: Node, args: string[], task = node.task): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const container = RuntimeContainer.attach(task.meta!.id, { root: node.runtimeRoot })!;
   return container.exec(args, { timeoutMs: 10_000 });
 }
 
 beforeAll(async () => {
+  upstream = await FakeUpstream.start({ 'outside.example': OUTSIDE });
   registry = await LocalRegistry.start();
   await registry.pushBaseImage('1.0');
   work = await mkdtemp(join(tmpdir(), 'shoal-agentnet-'));
@@ -118,6 +126,7 @@ afterAll(async () => {
   await removeTagged(tag);
   await removeTestCgroups(cgroupName);
   await registry?.stop();
+  await upstream?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -151,6 +160,29 @@ describe('containers on an overlay network across two nodes', () => {
 
     const viaVip = await exec(a, ['nc', '-w', '3', VIP, '8080']);
     expect(viaVip.stdout.trim(), viaVip.stderr).toBe('hello from b');
+
+    // Names outside the cluster: forwarded by node A's agent to its nameserver, REFUSED by node B's.
+    const outside = await exec(a, ['nslookup', 'outside.example', '127.0.0.11']);
+    expect(outside.stdout).toMatch(new RegExp(`Name:\\s+outside\\.example\\s+Address:\\s+${OUTSIDE.replace(/\./g, '\\.')}\\b`));
+    const refused = await exec(b, ['nslookup', 'outside.example', '127.0.0.11']);
+    expect(refused.stdout + refused.stderr).toContain('REFUSED');
+    expect(refused.stdout).not.toContain(OUTSIDE);
+    // Only what the cluster does not know went out (busybox asks for A and AAAA), never `web`.
+    const askedNames = (): string[] => [...new Set(upstream.asked.map((q) => q.name))];
+    expect(askedNames()).toEqual(['outside.example']);
+    const askedBefore = upstream.asked.length;
+
+    // A container on no overlay network has the same DNS: outside names, but no service of the cluster.
+    const loner = taskOn(image, undefined, ['sleep', '3600']);
+    await a.executor.prepare(loner);
+    await a.executor.start(loner);
+    expect((await exec(a, ['nslookup', 'outside.example', '127.0.0.11'], loner)).stdout).toContain(OUTSIDE);
+    const hidden = await exec(a, ['nslookup', 'web', '127.0.0.11'], loner);
+    expect(hidden.stdout + hidden.stderr).toContain('NXDOMAIN');
+    expect(askedNames()).toEqual(['outside.example']);
+    expect(upstream.asked.length).toBeGreaterThan(askedBefore);
+    await a.executor.shutdown(loner, 1_000);
+    await a.executor.remove(loner);
 
     // Node B's agent restarts: its container runs on, keeps its interface, and is served again.
     const eth0 = async (): Promise<string> => (await exec(b, ['cat', '/sys/class/net/eth0/ifindex'])).stdout.trim();

@@ -348,7 +348,7 @@ describe('RuntimeExecutor', () => {
     expect(await executor.inspect(t.meta!.id)).toBeUndefined();
   });
 
-  it('puts a task on its networks between create and start, with the DNS relay and a read-only resolv.conf; deletes a container that cannot be', async () => {
+  it('puts a task on its networks between create and start, with the DNS relay and a read-only resolv.conf (on no overlay network too); deletes a container that cannot be', async () => {
     const calls: string[] = [];
     let refuse = false;
     // A fake of the agent's networking: it records what it is asked and sees the container still waiting for start.
@@ -385,7 +385,8 @@ describe('RuntimeExecutor', () => {
     await networked.remove(t);
     expect(calls.at(-1)).toBe(`disconnect ${netns}`);
 
-    // Host-mode ports alone: connected for the gateway bridge, with no DNS relay (no overlay network).
+    // Host-mode ports alone: connected for the gateway bridge, with the DNS relay all the same (names
+    // outside the cluster are forwarded for it).
     const hostOnly = task({ args: ['sleep', '60'] });
     hostOnly.endpoint = {
       spec: undefined,
@@ -400,7 +401,8 @@ describe('RuntimeExecutor', () => {
     const hostPid = (await networked.inspect(hostOnly.meta!.id))!.pid;
     expect(calls.slice(-2)).toEqual([`connect /proc/${hostPid}/ns/net  udp/5353->53 created`, `adopt ${hostOnly.meta!.id}`]);
     const hostContainer = RuntimeContainer.attach(hostOnly.meta!.id, { runtimePath, root: options.runtimeRoot })!;
-    expect((await hostContainer.state()).annotations?.['org.shoal.dns.relay']).toBeUndefined();
+    expect((await hostContainer.state()).annotations?.['org.shoal.dns.relay']).toBe(fakeNetworking.dnsSocket);
+    expect((await hostContainer.exec(['cat', '/etc/resolv.conf'])).stdout).toBe('nameserver 127.0.0.11\noptions ndots:0\n');
     await networked.shutdown(hostOnly, 1_000);
     await networked.remove(hostOnly);
     expect(calls.at(-1)).toBe(`disconnect /proc/${hostPid}/ns/net`);

@@ -133,7 +133,9 @@ export class RuntimeExecutor implements Executor {
     const built = taskContainer(task, { layerDirs: image.layerDirs, defaults: image.config }, paths, this.settings);
     const { healthcheck } = built;
     const resolvConf = join(paths.dir, RESOLV_CONF_FILE);
-    const spec = networks.length > 0 ? withTaskDns(built.spec, this.networking!.dnsSocket, resolvConf) : built.spec;
+    // Every container the agent networks gets its DNS: the cluster's names on its networks, and
+    // other names forwarded to the node's nameservers (a container on no network still has egress).
+    const spec = this.networking ? withTaskDns(built.spec, this.networking.dnsSocket, resolvConf) : built.spec;
     const problems = containerSpecProblems(spec);
     if (problems.length > 0) throw new Error(`invalid container: ${problems.join('; ')}`);
     if (healthcheck) resolveHealthCheck(healthcheck); // throws on a malformed test
@@ -146,7 +148,7 @@ export class RuntimeExecutor implements Executor {
       ...(hostPorts.length > 0 ? { hostPorts } : {}),
     };
     await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-    if (networks.length > 0) await writeFile(resolvConf, RESOLV_CONF, { mode: 0o644 });
+    if (this.networking) await writeFile(resolvConf, RESOLV_CONF, { mode: 0o644 });
     await writeFileAtomic(join(paths.dir, RECORD), JSON.stringify(record));
     this.records.set(id, record);
   }

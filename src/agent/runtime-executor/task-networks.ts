@@ -1,8 +1,10 @@
 /**
- * A task on overlay networks as its container needs it: DNS through the agent's resolver (the
- * supervisor's relay on 127.0.0.11, `org.shoal.dns.relay`) and a read-only /etc/resolv.conf that
- * points there, bound from the task's directory. `ndots:0` makes a bare service name (`web`) a
- * single query instead of a walk through search domains that the resolver would refuse anyway.
+ * A task's networks as its container needs them: its overlay addresses, its host-mode ports, and
+ * DNS through the agent's resolver (the supervisor's relay on 127.0.0.11, `org.shoal.dns.relay`)
+ * with a read-only /etc/resolv.conf that points there, bound from the task's directory. Every
+ * container the agent networks gets the DNS, on overlay networks or not: the resolver answers the
+ * cluster's names and forwards the rest. `ndots:0` makes a bare service name (`web`) a single
+ * query instead of a walk through search domains.
  */
 import { PortProtocol, PublishMode, type Task } from '../../../proto/gen/objects.js';
 import type { ContainerSpec } from '../../runtime/container/index.js';

@@ -1,12 +1,13 @@
 /**
- * The answer to one query from one container, by Docker's rules for names of the cluster, and
- * REFUSED for every other name: the resolver forwards nothing anywhere (Docker would forward to the
- * host's nameservers; shoal's tests and demo must never send DNS off the machine).
+ * The answer to one query from one container, by Docker's rules for names of the cluster; a name
+ * that is not the cluster's is NOT_OURS, for the resolver to forward to the node's nameservers (or
+ * refuse, when it has none).
  *
  * - not a standard query (opcode other than QUERY): NOTIMP;
  * - not exactly one question: FORMERR;
- * - a class other than IN (or ANY), a container the view does not know, a name no service, alias
- *   or task has: REFUSED;
+ * - a class other than IN (or ANY), a container the view does not know: REFUSED (nothing is
+ *   forwarded for a container the view does not know yet: it may be asking for a cluster name);
+ * - a name no service, alias or task has: NOT_OURS;
  * - a name of the cluster's on none of the container's networks: NXDOMAIN;
  * - otherwise NOERROR, with A records for an A query (several shuffled per answer, as Docker does
  *   for dnsrr and tasks.NAME) and none for any other type (NODATA, so an AAAA lookup ends at once
@@ -24,19 +25,15 @@ export interface AnswerSettings {
   random: Random;
 }
 
+/** A name the cluster does not have: the resolver's to forward or refuse. */
+export const NOT_OURS = 'not-ours';
+
 const OPCODE_QUERY = 0;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 
-export function answerQuery(query: DnsMessage, containerId: string, discovery: ServiceDiscovery, settings: AnswerSettings): DnsMessage {
-  const reply = (rcode: number, extra = 0, answers: DnsMessage['answers'] = []): DnsMessage => ({
-    id: query.id,
-    flags: responseFlags(query.flags, rcode) | extra,
-    questions: query.questions,
-    answers,
-    authorities: [],
-    additionals: [],
-  });
+export function answerQuery(query: DnsMessage, containerId: string, discovery: ServiceDiscovery, settings: AnswerSettings): DnsMessage | typeof NOT_OURS {
+  const reply = (rcode: number, extra = 0, answers: DnsMessage['answers'] = []): DnsMessage => ({ ...emptyAnswer(query, rcode, extra), answers });
   if (((query.flags >> 11) & 0xf) !== OPCODE_QUERY) return reply(DNS_RCODE.NOTIMP);
   if (query.questions.length !== 1) return reply(DNS_RCODE.FORMERR);
   const question: DnsQuestion = query.questions[0];
@@ -45,8 +42,9 @@ export function answerQuery(query: DnsMessage, containerId: string, discovery: S
   const found = discovery.lookup(containerId, question.name);
   switch (found.kind) {
     case 'unknown-container':
-    case 'not-ours':
       return reply(DNS_RCODE.REFUSED);
+    case 'not-ours':
+      return NOT_OURS;
     case 'not-shared':
       return reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA);
     case 'found': {
@@ -71,6 +69,11 @@ export function formatError(frame: Buffer): DnsMessage {
     authorities: [],
     additionals: [],
   };
+}
+
+/** `rcode` and no records, the question repeated (stub resolvers match answers by it). */
+export function emptyAnswer(query: DnsMessage, rcode: number, extraFlags = 0): DnsMessage {
+  return { id: query.id, flags: responseFlags(query.flags, rcode) | extraFlags, questions: query.questions, answers: [], authorities: [], additionals: [] };
 }
 
 /**

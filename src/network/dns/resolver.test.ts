@@ -8,6 +8,9 @@ import { seededRandom } from '../../common/random.js';
 import { ServiceDiscovery, type DiscoveryService, type DiscoveryView } from './discovery.js';
 import { DnsResolver } from './resolver.js';
 import { FakeRelay } from './testing/fake-relay.js';
+import { FakeUpstream, type FakeUpstreamBehaviour } from './testing/fake-upstream.js';
+import { Upstream } from './upstream.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 import { aAddress, DNS_CLASS_IN, DNS_FLAG, DNS_RCODE, DNS_TYPE, dnsRcode, encodeMessage, encodeQuery } from './wire.js';
 
 const WEB: DiscoveryService = {
@@ -63,7 +66,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function start(opts: { helloTimeoutMs?: number; maxConnections?: number; maxQueuedBytes?: number } = {}): Promise<void> {
+async function start(opts: Omit<Parameters<typeof DnsResolver.listen>[0], 'path' | 'discovery'> = {}): Promise<void> {
   discovery = new ServiceDiscovery(view());
   resolver = await DnsResolver.listen({ path: join(work, 'dns.sock'), discovery, random: seededRandom(7), ...opts });
 }
@@ -141,7 +144,7 @@ describe('DnsResolver', () => {
     expect(await addresses(ab, 'web')).toEqual(['10.0.1.2']);
   });
 
-  it('answers REFUSED for names that are not the cluster\'s, forwarding nothing', async () => {
+  it('answers REFUSED for names that are not the cluster\'s when it has no upstream', async () => {
     await start();
     const r = await relay('c-a');
     for (const name of ['example.com', 'nope', 'tasks.nope', 'web.example.com']) {
@@ -149,6 +152,54 @@ describe('DnsResolver', () => {
       expect(dnsRcode(answer.flags)).toBe(DNS_RCODE.REFUSED);
       expect(answer.answers).toEqual([]);
     }
+  });
+
+  describe('with upstream nameservers', () => {
+    const upstreams: FakeUpstream[] = [];
+    afterEach(async () => {
+      await Promise.all(upstreams.splice(0).map((u) => u.stop()));
+    });
+    async function startForwarding(records: Record<string, string>, behaviour: FakeUpstreamBehaviour = {}, maxForwarding?: number, timeoutMs = 300): Promise<FakeUpstream> {
+      const fake = await FakeUpstream.start(records, behaviour);
+      upstreams.push(fake);
+      await start({ upstream: new Upstream([fake.server], { timeoutMs, deadlineMs: timeoutMs }), maxForwarding });
+      return fake;
+    }
+
+    it('forwards names that are not the cluster\'s and passes the answer on; its own names never leave', async () => {
+      const fake = await startForwarding({ 'example.com': '192.0.2.10' });
+      const r = await relay('c-a');
+      expect(await addresses(r, 'example.com')).toEqual(['192.0.2.10']);
+      expect(dnsRcode((await r.ask('nowhere.example', DNS_TYPE.A)).flags)).toBe(DNS_RCODE.NXDOMAIN);
+      // The cluster's names: answered here, found or not, and never asked upstream.
+      expect(await addresses(r, 'web')).toEqual(['10.0.1.2']);
+      expect(dnsRcode((await r.ask('secret', DNS_TYPE.A)).flags)).toBe(DNS_RCODE.NXDOMAIN);
+      // A container the view does not know yet may be asking for a name of the cluster's.
+      const stranger = await relay('c-unknown');
+      expect(dnsRcode((await stranger.ask('elsewhere.example', DNS_TYPE.A)).flags)).toBe(DNS_RCODE.REFUSED);
+      expect(fake.asked.map((a) => a.name)).toEqual(['example.com', 'nowhere.example']);
+    });
+
+    it('answers SERVFAIL, the question repeated, when the upstream does not answer', async () => {
+      await startForwarding({}, { silent: true });
+      const r = await relay('c-a');
+      const answer = await r.ask('example.com', DNS_TYPE.A);
+      expect(dnsRcode(answer.flags)).toBe(DNS_RCODE.SERVFAIL);
+      expect(answer.questions.map((q) => q.name)).toEqual(['example.com']);
+    });
+
+    it('answers the cluster\'s names at once while a forwarded query waits, and SERVFAIL beyond maxForwarding', async () => {
+      const fake = await startForwarding({}, { silent: true }, 1, 3000);
+      const r = await relay('c-a');
+      let answeredSlow = false;
+      const waiting = r.ask('slow.example', DNS_TYPE.A).finally(() => (answeredSlow = true));
+      await waitFor('the first query upstream', () => fake.asked.length === 1);
+      expect(dnsRcode((await r.ask('second.example', DNS_TYPE.A)).flags)).toBe(DNS_RCODE.SERVFAIL);
+      expect(await addresses(r, 'web')).toEqual(['10.0.1.2']);
+      expect(answeredSlow).toBe(false);
+      expect(dnsRcode((await waiting).flags)).toBe(DNS_RCODE.SERVFAIL);
+      expect(fake.asked.map((a) => a.name)).toEqual(['slow.example']);
+    });
   });
 
   it('answers AAAA and other types for its names with no records (NODATA)', async () => {

@@ -5,19 +5,23 @@
  * update counts from the next query on, and a container the view does not know yet is answered
  * REFUSED, its connection kept, until it does.
  *
- * Answers are worked out synchronously and written at once, so one connection never waits for
- * another. What a connection may hold is bounded: a peer that stops reading its answers is not
- * read either until they drain (the relay then holds its queries, and times them out itself), and a
- * peer that breaks the framing is cut off.
+ * Answers for the cluster's names are worked out synchronously and written at once, so one
+ * connection never waits for another. Other names go to the node's nameservers (`upstream`), and
+ * their answers are written when they come (the relay matches answers by id, not by order); with no
+ * upstream they are REFUSED, and once `maxForwarding` queries are out, SERVFAIL. What a connection
+ * may hold is bounded: a peer that stops reading its answers is not read either until they drain
+ * (the relay then holds its queries, and times them out itself), and a peer that breaks the framing
+ * is cut off.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { systemRandom, type Random } from '../../common/random.js';
-import { answerQuery, formatError, type AnswerSettings } from './answer.js';
+import { answerQuery, emptyAnswer, formatError, NOT_OURS, type AnswerSettings } from './answer.js';
 import type { ServiceDiscovery } from './discovery.js';
 import { RelayProtocolError, RelayReader } from './relay-stream.js';
-import { decodeMessage, DnsWireError, encodeMessage } from './wire.js';
+import type { Upstream } from './upstream.js';
+import { decodeMessage, DNS_RCODE, DnsWireError, encodeMessage, type DnsMessage } from './wire.js';
 import { unixSocketAnswers } from '../../common/unix-socket.js';
 
 export interface DnsResolverOptions {
@@ -36,10 +40,15 @@ export interface DnsResolverOptions {
   helloTimeoutMs?: number;
   /** Answer bytes queued to one connection beyond which it is not read until they drain. Default 256 KiB. */
   maxQueuedBytes?: number;
+  /** The node's nameservers, for names that are not the cluster's; without them such names are REFUSED. */
+  upstream?: Upstream;
+  /** Forwarded queries out at once, over every connection; more are answered SERVFAIL. Default 256. */
+  maxForwarding?: number;
 }
 
 export class DnsResolver {
   private readonly sockets = new Set<Socket>();
+  private forwarding = 0;
   private readonly settings: AnswerSettings;
   private readonly logger: Logger;
 
@@ -115,6 +124,11 @@ export class DnsResolver {
         socket.destroy();
         return;
       }
+      const send = (answers: Buffer[]): void => {
+        if (answers.length === 0 || socket.destroyed) return;
+        socket.write(answers.length === 1 ? answers[0] : Buffer.concat(answers));
+        if (socket.writableLength > maxQueued) socket.pause();
+      };
       const out: Buffer[] = [];
       for (const input of inputs) {
         if (input.kind === 'hello') {
@@ -122,29 +136,63 @@ export class DnsResolver {
           clearTimeout(helloTimer);
           this.logger.debug({ container: containerId }, 'dns: relay connected');
         } else if (containerId !== undefined) {
-          out.push(frame(this.answer(input.message, containerId)));
+          const answer = this.answer(input.message, containerId);
+          if (answer instanceof Promise) void answer.then((bytes) => send([frame(bytes)]));
+          else out.push(frame(answer));
         }
       }
-      if (out.length === 0) return;
-      socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
-      if (socket.writableLength > maxQueued) socket.pause();
+      send(out);
     });
   }
 
-  /** The encoded answer to one query; FORMERR for what does not decode (or, echoed, would not encode). */
-  private answer(message: Buffer, containerId: string): Buffer {
+  /**
+   * The encoded answer to one query, or its answer to come from upstream; FORMERR for what does not
+   * decode (or, echoed, would not encode).
+   */
+  private answer(message: Buffer, containerId: string): Buffer | Promise<Buffer> {
+    let query: DnsMessage;
     try {
-      const query = decodeMessage(message);
+      query = decodeMessage(message);
       const reply = answerQuery(query, containerId, this.opts.discovery, this.settings);
-      if (this.logger.isLevelEnabled('debug')) {
-        const q = query.questions[0];
-        this.logger.debug({ container: containerId, name: q?.name, type: q?.type, rcode: reply.flags & 0xf, answers: reply.answers.length }, 'dns: query');
-      }
+      if (reply === NOT_OURS) return this.forward(message, query, containerId);
+      this.logQuery(containerId, query, reply);
       return encodeMessage(reply);
     } catch (err) {
       if (!(err instanceof DnsWireError)) throw err;
       return encodeMessage(formatError(message));
     }
+  }
+
+  /** The upstream's answer as it came (its id put back), or REFUSED / SERVFAIL when there is none to have. */
+  private forward(message: Buffer, query: DnsMessage, containerId: string): Buffer | Promise<Buffer> {
+    const upstream = this.opts.upstream;
+    if (!upstream) return this.failure(containerId, query, DNS_RCODE.REFUSED);
+    if (this.forwarding >= (this.opts.maxForwarding ?? 256)) return this.failure(containerId, query, DNS_RCODE.SERVFAIL);
+    this.forwarding++;
+    return upstream.forward(message).then(
+      (answer) => {
+        this.forwarding--;
+        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ container: containerId, name: query.questions[0].name, rcode: answer.readUInt16BE(2) & 0xf }, 'dns: forwarded');
+        return answer;
+      },
+      (err: Error) => {
+        this.forwarding--;
+        this.logger.warn({ container: containerId, name: query.questions[0].name, err: err.message }, 'dns: forwarding failed');
+        return this.failure(containerId, query, DNS_RCODE.SERVFAIL);
+      },
+    );
+  }
+
+  private failure(containerId: string, query: DnsMessage, rcode: number): Buffer {
+    const reply = emptyAnswer(query, rcode);
+    this.logQuery(containerId, query, reply);
+    return encodeMessage(reply);
+  }
+
+  private logQuery(containerId: string, query: DnsMessage, reply: DnsMessage): void {
+    if (!this.logger.isLevelEnabled('debug')) return;
+    const q = query.questions[0];
+    this.logger.debug({ container: containerId, name: q?.name, type: q?.type, rcode: reply.flags & 0xf, answers: reply.answers.length }, 'dns: query');
   }
 }
 
