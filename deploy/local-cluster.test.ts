@@ -144,6 +144,9 @@ describe('deploy/local-cluster.sh', () => {
     expect(await netnsOf(status.get('w1')![2]!)).toBe(`${NAME}-w1`);
     // Nothing in the root namespace: the addresses are the namespaces' only.
     expect((await runCommand('ip', ['-4', 'addr'])).stdout).not.toContain('10.213.0.');
+    // No DNS query leaves the cluster: the worker forwards names outside it nowhere.
+    const started = readFileSync(join(dir, 'nodes', 'w1', 'daemon.log'), 'utf8').split('\n').find((l) => l.includes(' shoal worker '));
+    expect(started).toContain(' --dns-upstream none ');
 
     const listed = await nodes();
     expect(listed.map((n) => n.description?.hostname).sort()).toEqual(['m1', 'w1']);
