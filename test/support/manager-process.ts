@@ -3,7 +3,6 @@
  * its own state directory and socket under a caller-given root, logging to a file there.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadNodeCredentials } from '../../src/manager/ca/index.js';
 import { DaemonProcess } from './daemon-process.js';
@@ -11,7 +10,7 @@ import { DaemonProcess } from './daemon-process.js';
 export interface ManagerProcessOptions {
   /** A directory of its own: state/, shoal.sock and manager.log go there. */
   dir: string;
-  /** 127.0.0.1:PORT (pick one with freePort()). */
+  /** 127.0.0.1:PORT (pick one with freePort(), src/common/testing/free-port.ts). */
   listenAddr: string;
   init?: boolean;
   /** The --node-id of a manager started with --init. */
@@ -78,17 +77,4 @@ export class ManagerProcess extends DaemonProcess {
     if (!match) throw new Error(`no VmHWM in /proc/${this.pid}/status`);
     return Number(match[1]) * 1024;
   }
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }

@@ -11,7 +11,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SHOAL_JS } from './daemon-process.js';
-import { freePort, ManagerProcess, type ManagerProcessOptions } from './manager-process.js';
+import { freePort } from '../../src/common/testing/free-port.js';
+import { ManagerProcess, type ManagerProcessOptions } from './manager-process.js';
 import { FakeNodeSimulator, type FakeNodeOptions } from './node-simulator.js';
 import { waitFor } from './wait-for.js';
 

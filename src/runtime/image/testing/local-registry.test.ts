@@ -4,7 +4,8 @@
  */
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, LocalRegistry } from './local-registry.js';
+import { freePort } from '../../../common/testing/free-port.js';
+import { LocalRegistry } from './local-registry.js';
 
 const listeners: Server[] = [];
 

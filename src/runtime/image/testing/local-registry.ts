@@ -7,11 +7,11 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../../common/package-root.js';
+import { freePort } from '../../../common/testing/free-port.js';
 
 const run = promisify(execFile);
 /** deploy/images, found from the package root so that this works from dist/ too (the benchmarks run there). */
@@ -113,13 +113,4 @@ export class LocalRegistry {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
-}
-
-/** A loopback port free at the time of asking. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
