@@ -7,6 +7,7 @@
  * suites share the cluster and run in order. Needs root and a build (`npm run build`,
  * `bash src/runtime/shim/build.sh`).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +48,9 @@ interface NodeJson {
   status?: { state?: string };
 }
 
-const suite = localClusterSuite({ name: NAME, managers: 1, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms` });
+/** The nameserver the workers forward names outside the cluster to: a fake in the hub namespace (see `hubNameserver`). */
+const UPSTREAM = '10.213.0.1:5353';
+const suite = localClusterSuite({ name: NAME, managers: 1, workers: 2, heartbeatPeriod: `${HEARTBEAT_MS}ms`, dnsUpstream: UPSTREAM });
 /** Node id -> hostname (m1, w1, w2). */
 const hostnames = new Map<string, string>();
 
@@ -358,6 +361,57 @@ describe('egress', () => {
     }
     await suite.cluster.shoalOk('service', 'rm', 'plain', 'onnet');
     await waitFor('network rm out to succeed', async () => (await suite.cluster.shoal('network', 'rm', 'out')).code === 0, CONVERGE_MS, POLL_MS);
+  });
+});
+
+/**
+ * A fake nameserver (src/network/dns/testing/fake-upstream-main.ts) in the cluster's hub namespace
+ * at UPSTREAM, knowing `records`: it stands for the nodes' own resolvers, inside the namespaces
+ * the cluster made, so that no query leaves them. `asked` lists the names it was asked.
+ */
+async function hubNameserver(records: Record<string, string>): Promise<{ asked: () => string[]; stop: () => Promise<void> }> {
+  const main = join(REPO_ROOT, 'dist', 'src', 'network', 'dns', 'testing', 'fake-upstream-main.js');
+  const pairs = Object.entries(records).map(([name, address]) => `${name}=${address}`);
+  const child = spawn('ip', ['netns', 'exec', `${NAME}-hub`, process.execPath, main, UPSTREAM, ...pairs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor('the hub nameserver to listen', () => {
+    if (child.exitCode !== null) throw new Error(`the hub nameserver exited: ${output}`);
+    return output.includes(`listening ${UPSTREAM}`);
+  }, 10_000, 50);
+  return {
+    asked: () => [...output.matchAll(/^asked (\S+)$/gm)].map((m) => m[1]!),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+describe('names outside the cluster', () => {
+  it('are forwarded to the nodes\' nameservers, from a container on no network and one on an overlay network; the cluster\'s names are not', async () => {
+    const upstream = await hubNameserver({ 'outside.example': '192.0.2.44' });
+    try {
+      await suite.cluster.shoalOk('network', 'create', 'dnsnet');
+      // Both on w2, so that w2's resolver knows dnsnet's services (a node knows those of the networks it is part of).
+      await create('dnsplain', ['--constraint', 'node.hostname==w2'], SLEEPER);
+      await create('dnsonnet', ['--network', 'dnsnet', '--constraint', 'node.hostname==w2'], SLEEPER);
+      const [plain] = await running('dnsplain', 1);
+      const [onNet] = await running('dnsonnet', 1);
+      for (const t of [plain!, onNet!]) {
+        const outside = await lookup(t, 'outside.example');
+        expect(outside.addresses, `${nodeOf(t)}: ${outside.output}`).toEqual(['192.0.2.44']);
+      }
+      // A service the node knows, on a network the asking container is not on: not found, and not asked outside.
+      expect((await lookup(onNet!, 'dnsonnet')).code).toBe(0);
+      expect((await lookup(plain!, 'dnsonnet')).output).toContain('NXDOMAIN');
+      expect(new Set(upstream.asked())).toEqual(new Set(['outside.example']));
+    } finally {
+      await upstream.stop();
+    }
+    await suite.cluster.shoalOk('service', 'rm', 'dnsplain', 'dnsonnet');
+    await waitFor('network rm dnsnet to succeed', async () => (await suite.cluster.shoal('network', 'rm', 'dnsnet')).code === 0, CONVERGE_MS, POLL_MS);
   });
 });
 

@@ -24,6 +24,8 @@ export interface LocalClusterOptions {
   workers?: number;
   /** e.g. `1s`, so that a lost worker is noticed within seconds. */
   heartbeatPeriod?: string;
+  /** The workers' --dns-upstream (SHOAL_DNS_UPSTREAM); the script's `none` when absent. */
+  dnsUpstream?: string;
 }
 
 export class LocalCluster {
@@ -99,10 +101,12 @@ export class LocalCluster {
   }
 }
 
-async function script(options: Pick<LocalClusterOptions, 'name' | 'dir'>, args: string[]): Promise<string> {
+async function script(options: Pick<LocalClusterOptions, 'name' | 'dir' | 'dnsUpstream'>, args: string[]): Promise<string> {
   const argv = [SCRIPT, ...args, '--name', options.name, '--dir', options.dir];
+  // Every command that starts a worker (up, start, add-worker) writes its command line anew.
+  const env = options.dnsUpstream === undefined ? process.env : { ...process.env, SHOAL_DNS_UPSTREAM: options.dnsUpstream };
   try {
-    const { stdout } = await execFileAsync('bash', argv, { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await execFileAsync('bash', argv, { cwd: REPO_ROOT, env, maxBuffer: 16 * 1024 * 1024 });
     return stdout;
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; message: string };
