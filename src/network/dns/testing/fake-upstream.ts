@@ -1,10 +1,9 @@
 /**
  * For the forwarding tests: a fake of a node's nameserver on 127.0.0.1 (or `listen`'s address), UDP
- * and TCP on one port.
- * It answers A queries for the names it is given (NODATA for their other types, NXDOMAIN for other
- * names), and can misbehave the ways
- * forwarding must survive: keep silent, answer truncated over UDP (the whole answer only over TCP),
- * or send a forged answer (wrong id) before the real one. It counts what it was asked.
+ * and TCP on one port. It answers A queries for the names it is given (NODATA for their other
+ * types, NXDOMAIN for other names), and can misbehave the ways forwarding must survive: keep
+ * silent, answer truncated over UDP (the whole answer only over TCP), or send a forged answer
+ * (wrong id) before the real one. It counts what it was asked.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
