@@ -91,19 +91,32 @@ function sameName(a: string, b: string): boolean {
   return a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
 }
 
-function exchangeUdp(server: UpstreamServer, query: Buffer, id: number, question: DnsQuestion, timeoutMs: number): Promise<Buffer> {
+/** The end of one exchange: an answer or an error, taken once; whatever comes later is dropped. */
+type Finish = (err: Error | null, answer?: Buffer) => void;
+
+/**
+ * Runs one exchange: `start` sends and calls `finish` when it has an answer or has failed; after
+ * `timeoutMs` it fails on its own. `close` then releases the socket, whichever came first.
+ */
+function exchange(timeoutMs: number, timeoutMessage: string, close: () => void, start: (finish: Finish) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket(server.address.includes(':') ? 'udp6' : 'udp4');
     let done = false;
-    const finish = (err: Error | null, answer?: Buffer): void => {
+    const finish: Finish = (err, answer) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.close();
+      close();
       if (err) reject(err);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(new Error(timeoutMessage)), timeoutMs);
+    start(finish);
+  });
+}
+
+function exchangeUdp(server: UpstreamServer, query: Buffer, id: number, question: DnsQuestion, timeoutMs: number): Promise<Buffer> {
+  const socket = createSocket(server.address.includes(':') ? 'udp6' : 'udp4');
+  return exchange(timeoutMs, `no answer in ${timeoutMs} ms`, () => socket.close(), (finish) => {
     socket.on('error', (err) => finish(err));
     socket.on('message', (message, from) => {
       // Only the server asked, and only an answer to this query: anything else may be spoofed.
@@ -117,19 +130,9 @@ function exchangeUdp(server: UpstreamServer, query: Buffer, id: number, question
 }
 
 function exchangeTcp(server: UpstreamServer, query: Buffer, id: number, question: DnsQuestion, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: server.address, port: server.port });
+  const socket = connect({ host: server.address, port: server.port });
+  return exchange(timeoutMs, `no answer over TCP in ${timeoutMs} ms`, () => socket.destroy(), (finish) => {
     let received = Buffer.alloc(0);
-    let done = false;
-    const finish = (err: Error | null, answer?: Buffer): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(answer!);
-    };
-    const timer = setTimeout(() => finish(new Error(`no answer over TCP in ${timeoutMs} ms`)), timeoutMs);
     socket.on('error', (err) => finish(err));
     socket.on('connect', () => {
       const framed = Buffer.alloc(2 + query.length);
