@@ -152,6 +152,8 @@ export class NetworkAgent implements ContainerNetworking {
     const agent = new NetworkAgent(opts);
     await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
     const upstream = opts.dnsUpstream && opts.dnsUpstream.length > 0 ? new Upstream(opts.dnsUpstream) : undefined;
+    const upstreamList = upstream?.servers.map((s) => `${s.address}:${s.port}`) ?? [];
+    agent.logger.info({ upstream: upstreamList }, upstream ? 'dns: names outside the cluster go to the node\'s nameservers' : 'dns: names outside the cluster are refused');
     agent.resolver = await DnsResolver.listen({ path: join(opts.stateDir, DNS_SOCKET), discovery: agent.discovery, upstream, logger: agent.logger });
     return agent;
   }

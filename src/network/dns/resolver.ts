@@ -150,9 +150,8 @@ export class DnsResolver {
    * decode (or, echoed, would not encode).
    */
   private answer(message: Buffer, containerId: string): Buffer | Promise<Buffer> {
-    let query: DnsMessage;
     try {
-      query = decodeMessage(message);
+      const query = decodeMessage(message);
       const reply = answerQuery(query, containerId, this.opts.discovery, this.settings);
       if (reply === NOT_OURS) return this.forward(message, query, containerId);
       this.logQuery(containerId, query, reply);
@@ -177,7 +176,8 @@ export class DnsResolver {
       },
       (err: Error) => {
         this.forwarding--;
-        this.logger.warn({ container: containerId, name: query.questions[0].name, err: err.message }, 'dns: forwarding failed');
+        // Debug only: with the node's nameservers down, every query would log a line.
+        this.logger.debug({ container: containerId, name: query.questions[0].name, err: err.message }, 'dns: forwarding failed');
         return this.failure(containerId, query, DNS_RCODE.SERVFAIL);
       },
     );
