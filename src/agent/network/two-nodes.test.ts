@@ -158,6 +158,10 @@ describe('containers on an overlay network across two nodes', () => {
     const tasks = await exec(a, ['nslookup', 'tasks.web', '127.0.0.11']);
     expect(tasks.stdout).toMatch(new RegExp(`Address:\\s+${ADDRESS.b.replace(/\./g, '\\.')}\\b`));
 
+    // Reverse lookups: B's task address gives its task name, the VIP its service's.
+    expect((await exec(a, ['nslookup', ADDRESS.b, '127.0.0.11'])).stdout).toContain(`name = web.1.${taskB.meta!.id}`);
+    expect((await exec(a, ['nslookup', VIP, '127.0.0.11'])).stdout).toMatch(/name = web$/m);
+
     const viaVip = await exec(a, ['nc', '-w', '3', VIP, '8080']);
     expect(viaVip.stdout.trim(), viaVip.stderr).toBe('hello from b');
 

@@ -12,10 +12,14 @@
  * - otherwise NOERROR, with A records for an A query (several shuffled per answer, as Docker does
  *   for dnsrr and tasks.NAME) and none for any other type (NODATA, so an AAAA lookup ends at once
  *   and the client goes on with the A records).
+ *
+ * A PTR query for `D.C.B.A.in-addr.arpa` is answered by the same rules from the addresses the
+ * cluster gave out: a task's address points to its task name, a VIP to its service's name; one of
+ * the cluster's addresses on none of the container's networks is NXDOMAIN, any other NOT_OURS.
  */
 import type { Random } from '../../common/random.js';
 import type { ServiceDiscovery } from './discovery.js';
-import { aRecord, DNS_FLAG, DNS_RCODE, DNS_TYPE, responseFlags, type DnsMessage, type DnsQuestion } from './wire.js';
+import { aRecord, DNS_FLAG, DNS_RCODE, DNS_TYPE, ptrRecord, responseFlags, type DnsMessage, type DnsQuestion } from './wire.js';
 
 export interface AnswerSettings {
   /** TTL of a virtual IP: it lives as long as its service. */
@@ -39,6 +43,21 @@ export function answerQuery(query: DnsMessage, containerId: string, discovery: S
   const question: DnsQuestion = query.questions[0];
   if (question.class !== CLASS_IN && question.class !== CLASS_ANY) return reply(DNS_RCODE.REFUSED);
 
+  const reverse = question.type === DNS_TYPE.PTR ? reverseAddress(question.name) : undefined;
+  if (reverse !== undefined) {
+    const owner = discovery.lookupAddress(containerId, reverse);
+    switch (owner.kind) {
+      case 'unknown-container':
+        return reply(DNS_RCODE.REFUSED);
+      case 'not-ours':
+        return NOT_OURS;
+      case 'not-shared':
+        return reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA);
+      case 'found':
+        return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, [ptrRecord(question.name, owner.vip ? settings.vipTtl : settings.taskTtl, owner.name)]);
+    }
+  }
+
   const found = discovery.lookup(containerId, question.name);
   switch (found.kind) {
     case 'unknown-container':
@@ -57,6 +76,13 @@ export function answerQuery(query: DnsMessage, containerId: string, discovery: S
       return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, records);
     }
   }
+}
+
+/** The IPv4 address `D.C.B.A.in-addr.arpa` stands for, or undefined for any other name. */
+function reverseAddress(name: string): string | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.in-addr\.arpa\.?$/i.exec(name);
+  if (!match || match.slice(1).some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith('0')))) return undefined;
+  return match.slice(1).reverse().map(Number).join('.');
 }
 
 /** The answer to a frame that is not a DNS message, though long enough to hold a header. */

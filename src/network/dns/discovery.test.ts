@@ -52,6 +52,21 @@ describe('ServiceDiscovery', () => {
     expect(d.lookup('c', 'WEB.').kind).toBe('not-shared');
   });
 
+  it('looks addresses up by the same rules: a task address gives its task name, a VIP its service\'s', () => {
+    const d = discoveryOf(
+      [
+        ['a', [{ name: 'web', mode: 'vip', vip: '10.0.1.2/24', tasks: [{ name: 'web.1.t1', address: '10.0.1.5/24', aliases: ['one'] }] }]],
+        ['b', [{ name: 'db', mode: 'dnsrr', tasks: [{ name: 'db.1.d1', address: '10.0.2.5' }] }]],
+      ],
+      [['c', ['a']]],
+    );
+    expect(d.lookupAddress('c', '10.0.1.5')).toEqual({ kind: 'found', name: 'web.1.t1', vip: false });
+    expect(d.lookupAddress('c', '10.0.1.2')).toEqual({ kind: 'found', name: 'web', vip: true });
+    expect(d.lookupAddress('c', '10.0.2.5').kind).toBe('not-shared');
+    expect(d.lookupAddress('c', '192.0.2.1').kind).toBe('not-ours');
+    expect(d.lookupAddress('x', '10.0.1.5').kind).toBe('unknown-container');
+  });
+
   it('refuses an update with an address that is not IPv4, keeping the view it had', () => {
     const d = discoveryOf([['a', [{ name: 'web', mode: 'vip', vip: '10.0.1.2', tasks: [] }]]], [['c', ['a']]]);
     for (const bad of ['10.0.1', '10.0.1.256', 'fe80::1', '10.0.1.x/24']) {

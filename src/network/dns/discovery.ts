@@ -8,7 +8,8 @@
  * same with `tasks.` in front, each task's own name (`SERVICE.SLOT.TASKID`) and the task's aliases.
  * A container sees only what is on the networks it shares; when several of its networks know a
  * name, the first of them in its attachment order answers (Docker walks a container's endpoints
- * the same way).
+ * the same way). Addresses are looked up the same way (`lookupAddress`, for PTR queries): a task's
+ * address gives its task name, a VIP its service's name.
  */
 
 export type EndpointMode = 'vip' | 'dnsrr';
@@ -57,11 +58,28 @@ export type Lookup =
   /** On a shared network; `addresses` may be empty (a dnsrr service with no running task). */
   | { kind: 'found'; addresses: readonly string[]; vip: boolean };
 
+export type AddressLookup =
+  | { kind: 'unknown-container' }
+  /** No task or VIP on any network has this address. */
+  | { kind: 'not-ours' }
+  /** A task's or VIP's address, on none of the container's networks. */
+  | { kind: 'not-shared' }
+  /** The task's name, or the service's for a VIP. */
+  | { kind: 'found'; name: string; vip: boolean };
+
+/** Who has an address on one network. */
+interface Owner {
+  name: string;
+  vip: boolean;
+}
+
 const EMPTY: DiscoveryView = { networks: new Map(), containers: new Map() };
 
 export class ServiceDiscovery {
   private byNetwork = new Map<string, Map<string, Entry>>();
   private allNames = new Set<string>();
+  private ownersByNetwork = new Map<string, Map<string, Owner>>();
+  private allAddresses = new Set<string>();
   private containers: ReadonlyMap<string, readonly string[]> = new Map();
 
   constructor(view: DiscoveryView = EMPTY) {
@@ -75,8 +93,16 @@ export class ServiceDiscovery {
   update(view: DiscoveryView): void {
     const byNetwork = new Map<string, Map<string, Entry>>();
     const allNames = new Set<string>();
+    const ownersByNetwork = new Map<string, Map<string, Owner>>();
+    const allAddresses = new Set<string>();
     for (const [networkId, services] of view.networks) {
       const names = new Map<string, Entry>();
+      const owners = new Map<string, Owner>();
+      const own = (address: string, owner: Owner): void => {
+        allAddresses.add(address);
+        // The allocator gives an address once per network; should a view list it twice, the first keeps it.
+        if (!owners.has(address)) owners.set(address, owner);
+      };
       const add = (name: string, addresses: string[], vip: boolean): void => {
         const key = normalizeName(name);
         if (key === '') return;
@@ -93,6 +119,7 @@ export class ServiceDiscovery {
       for (const service of services) {
         const taskAddresses = service.tasks.map((t) => ipv4(t.address));
         const vip = service.mode === 'vip' && service.vip !== undefined ? ipv4(service.vip) : undefined;
+        if (vip !== undefined) own(vip, { name: service.name, vip: true });
         for (const name of [service.name, ...(service.aliases ?? [])]) {
           if (vip !== undefined) add(name, [vip], true);
           else add(name, service.mode === 'dnsrr' ? taskAddresses : [], false);
@@ -100,12 +127,16 @@ export class ServiceDiscovery {
         }
         for (const [i, task] of service.tasks.entries()) {
           for (const name of [task.name, ...(task.aliases ?? [])]) add(name, [taskAddresses[i]], false);
+          own(taskAddresses[i], { name: task.name, vip: false });
         }
       }
       byNetwork.set(networkId, names);
+      ownersByNetwork.set(networkId, owners);
     }
     this.byNetwork = byNetwork;
     this.allNames = allNames;
+    this.ownersByNetwork = ownersByNetwork;
+    this.allAddresses = allAddresses;
     this.containers = new Map(view.containers);
   }
 
@@ -122,6 +153,18 @@ export class ServiceDiscovery {
       empty ??= entry;
     }
     return empty ? { kind: 'found', addresses: [], vip: empty.vip } : { kind: 'not-shared' };
+  }
+
+  /** Who has `address` (dotted IPv4) for the container `containerId`, by the same rules as `lookup`. */
+  lookupAddress(containerId: string, address: string): AddressLookup {
+    const networks = this.containers.get(containerId);
+    if (!networks) return { kind: 'unknown-container' };
+    if (!this.allAddresses.has(address)) return { kind: 'not-ours' };
+    for (const networkId of networks) {
+      const owner = this.ownersByNetwork.get(networkId)?.get(address);
+      if (owner) return { kind: 'found', ...owner };
+    }
+    return { kind: 'not-shared' };
   }
 }
 

@@ -71,6 +71,13 @@ async function start(opts: Omit<Parameters<typeof DnsResolver.listen>[0], 'path'
   resolver = await DnsResolver.listen({ path: join(work, 'dns.sock'), discovery, random: seededRandom(7), ...opts });
 }
 
+/** The name in a PTR record's data (the resolver does not compress it). */
+function nameInData(data: Buffer): string {
+  const labels: string[] = [];
+  for (let at = 0; data[at] !== 0; at += 1 + data[at]!) labels.push(data.toString('latin1', at + 1, at + 1 + data[at]!));
+  return labels.join('.');
+}
+
 async function relay(containerId: string, hello?: string | null): Promise<FakeRelay> {
   const r = await FakeRelay.connect(resolver.path, containerId, hello);
   relays.push(r);
@@ -200,6 +207,21 @@ describe('DnsResolver', () => {
       expect(dnsRcode((await waiting).flags)).toBe(DNS_RCODE.SERVFAIL);
       expect(fake.asked.map((a) => a.name)).toEqual(['slow.example']);
     });
+  });
+
+  it('answers PTR for the addresses it gave out on shared networks: task names and service names', async () => {
+    await start();
+    const r = await relay('c-a');
+    const pointer = async (name: string): Promise<{ rcode: number; targets: string[] }> => {
+      const answer = await r.ask(name, DNS_TYPE.PTR);
+      return { rcode: dnsRcode(answer.flags), targets: answer.answers.map((a) => nameInData(a.data)) };
+    };
+    expect(await pointer('5.1.0.10.in-addr.arpa')).toEqual({ rcode: DNS_RCODE.NOERROR, targets: ['web.1.t1'] });
+    expect(await pointer('2.1.0.10.IN-ADDR.ARPA.')).toEqual({ rcode: DNS_RCODE.NOERROR, targets: ['web'] });
+    expect(await pointer('11.1.0.10.in-addr.arpa')).toEqual({ rcode: DNS_RCODE.NOERROR, targets: ['db.2.d2'] });
+    // secret's task, on a network c-a is not on; then an address the cluster never gave out.
+    expect(await pointer('5.2.0.10.in-addr.arpa')).toEqual({ rcode: DNS_RCODE.NXDOMAIN, targets: [] });
+    expect(await pointer('9.9.0.10.in-addr.arpa')).toEqual({ rcode: DNS_RCODE.REFUSED, targets: [] });
   });
 
   it('answers AAAA and other types for its names with no records (NODATA)', async () => {

@@ -54,6 +54,11 @@ export function aRecord(name: string, ttl: number, address: string): DnsRecord {
   return { name, type: DNS_TYPE.A, class: DNS_CLASS_IN, ttl, data: Buffer.from(octets) };
 }
 
+/** A PTR record: `name` (an in-addr.arpa name) points to `target`. */
+export function ptrRecord(name: string, ttl: number, target: string): DnsRecord {
+  return { name, type: DNS_TYPE.PTR, class: DNS_CLASS_IN, ttl, data: encodeName(target) };
+}
+
 /** The address in an A record's data. */
 export function aAddress(record: DnsRecord): string {
   if (record.type !== DNS_TYPE.A || record.data.length !== 4) throw new DnsWireError('not an A record');
