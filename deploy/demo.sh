@@ -2,7 +2,8 @@
 # The demo (`make demo`): a local shoal cluster of 3 managers and 2 workers, each node its own host
 # in a network namespace (deploy/local-cluster.sh), running the demo stack (deploy/demo/stack.yml:
 # a web service of 4 replicas with a healthcheck) as real containers. It shows the service spread
-# over the workers, runs a rolling update with live progress, and leaves the cluster running with
+# over the workers, its published port answering on every node, service discovery and the VIP from
+# inside a replica, runs a rolling update with live progress, and leaves the cluster running with
 # a list of commands to try next. `deploy/local-cluster.sh down` removes it all.
 #
 # A demo cluster left by an earlier run is removed first.
@@ -49,6 +50,24 @@ for node in w1 w2 w1 w2; do
   printf '$ curl http://%s:8080/    ' "$addr"
   # From the first manager's namespace: the request crosses the cluster's own bridge, nothing else.
   ip netns exec shoal-m1 curl -s -m 5 "http://$addr:8080/" || echo "(no answer)"
+done
+
+say "Service discovery on the stack's network (demo_default), from inside a replica"
+# A running replica, its node's hostname, and shoal-runtime's state directory on that worker.
+read -r task node_id < <(shoal service ps demo_web --filter desired-state=running --format json | jq -r '.[0] | "\(.meta.id) \(.nodeId)"')
+host=$(shoal node ls --format json | jq -r --arg id "$node_id" '.[] | select(.meta.id == $id) | .description.hostname')
+# busybox nslookup through the replica's resolver (127.0.0.11), the answers only.
+lookup_in_replica() {
+  printf '$ (in replica %s on %s) nslookup %s\n' "${task:0:12}" "$host" "$1"
+  dist/shim/shoal-runtime --root "/run/shoal-local/shoal/$host" exec "$task" nslookup "$1" 127.0.0.11 | sed -n '/^Name/,${/^$/!p}'
+}
+echo "web is the service's virtual IP, balanced over the replicas; tasks.web is every replica:"
+lookup_in_replica web
+lookup_in_replica tasks.web
+echo "Requests to http://web:8080/ from the replica go through the VIP to every replica in turn:"
+for _ in 1 2 3 4; do
+  printf '$ (in replica %s on %s) wget -q -O- http://web:8080/    ' "${task:0:12}" "$host"
+  dist/shim/shoal-runtime --root "/run/shoal-local/shoal/$host" exec "$task" wget -q -O- http://web:8080/ || echo "(no answer)"
 done
 
 say "Rolling update to VERSION=2: 2 at a time, start-first, each new replica must turn healthy"
