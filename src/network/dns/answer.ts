@@ -43,39 +43,26 @@ export function answerQuery(query: DnsMessage, containerId: string, discovery: S
   const question: DnsQuestion = query.questions[0];
   if (question.class !== CLASS_IN && question.class !== CLASS_ANY) return reply(DNS_RCODE.REFUSED);
 
+  // What the view says when it has nothing to give, for names and addresses alike.
+  const notFound = (kind: 'unknown-container' | 'not-ours' | 'not-shared'): DnsMessage | typeof NOT_OURS =>
+    kind === 'not-ours' ? NOT_OURS : kind === 'not-shared' ? reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA) : reply(DNS_RCODE.REFUSED);
+
   const reverse = question.type === DNS_TYPE.PTR ? reverseAddress(question.name) : undefined;
   if (reverse !== undefined) {
     const owner = discovery.lookupAddress(containerId, reverse);
-    switch (owner.kind) {
-      case 'unknown-container':
-        return reply(DNS_RCODE.REFUSED);
-      case 'not-ours':
-        return NOT_OURS;
-      case 'not-shared':
-        return reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA);
-      case 'found':
-        return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, [ptrRecord(question.name, owner.vip ? settings.vipTtl : settings.taskTtl, owner.name)]);
-    }
+    if (owner.kind !== 'found') return notFound(owner.kind);
+    return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, [ptrRecord(question.name, owner.vip ? settings.vipTtl : settings.taskTtl, owner.name)]);
   }
 
   const found = discovery.lookup(containerId, question.name);
-  switch (found.kind) {
-    case 'unknown-container':
-      return reply(DNS_RCODE.REFUSED);
-    case 'not-ours':
-      return NOT_OURS;
-    case 'not-shared':
-      return reply(DNS_RCODE.NXDOMAIN, DNS_FLAG.AA);
-    case 'found': {
-      if (question.type !== DNS_TYPE.A) return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA);
-      const ttl = found.vip ? settings.vipTtl : settings.taskTtl;
-      // The name as asked, so a client that varies its case (DNS 0x20) finds its own back.
-      const records = shuffled(found.addresses, settings.random)
-        .slice(0, maxAnswers(question.name))
-        .map((a) => aRecord(question.name, ttl, a));
-      return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, records);
-    }
-  }
+  if (found.kind !== 'found') return notFound(found.kind);
+  if (question.type !== DNS_TYPE.A) return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA);
+  const ttl = found.vip ? settings.vipTtl : settings.taskTtl;
+  // The name as asked, so a client that varies its case (DNS 0x20) finds its own back.
+  const records = shuffled(found.addresses, settings.random)
+    .slice(0, maxAnswers(question.name))
+    .map((a) => aRecord(question.name, ttl, a));
+  return reply(DNS_RCODE.NOERROR, DNS_FLAG.AA, records);
 }
 
 /** The IPv4 address `D.C.B.A.in-addr.arpa` stands for, or undefined for any other name. */
