@@ -11,8 +11,8 @@
  *   runs in a HealthMonitor through `shoal-runtime exec`. With the agent's `ContainerNetworking`,
  *   each container is created first (its init waits for `start`), connected (its overlay
  *   interfaces, the gateway bridge for egress and host-mode ports, VIPs), and only then started;
- *   on overlay networks its spec has the DNS relay and a read-only /etc/resolv.conf
- *   (task-networks.ts). Without it, a container has loopback only.
+ *   its spec has the DNS relay and a read-only /etc/resolv.conf (task-networks.ts). Without it, a
+ *   container has loopback only.
  * - wait, inspect: the runtime's files under its state root (the exit record carries the exit
  *   code and whether the OOM killer struck). A restarted worker finds its containers there, since
  *   their supervisors outlive it; a new HealthMonitor (STARTING) takes up a running container's
