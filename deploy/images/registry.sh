@@ -16,10 +16,13 @@
 # REGISTRY_TOKEN_ROOTCERT set, `start` configures bearer-token auth instead (the registry trusts
 # tokens signed by the key of that certificate bundle).
 #
+# SHOAL_REGISTRY_BIN runs another program in its place (it must end up exec'ing docker-registry:
+# `stop` and `status` recognise the registry by its command line); tests use it to start slowly.
+#
 # Needs the Debian package docker-registry.
 set -euo pipefail
 
-registry_bin=/usr/bin/docker-registry
+registry_bin=${SHOAL_REGISTRY_BIN:-/usr/bin/docker-registry}
 
 usage() { echo "usage: $0 start DIR PORT [ADDR] | stop DIR | status DIR PORT [ADDR]" >&2; exit 2; }
 
@@ -73,10 +76,13 @@ start() {
   write_config "$dir" "$addr" "$port"
   # setsid: the registry is not tied to the caller's terminal or process group.
   setsid "$registry_bin" serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
-  echo $! >"$dir/registry.pid"
+  local pid=$!
+  echo "$pid" >"$dir/registry.pid"
   for _ in $(seq 1 100); do
     if answers "$addr" "$port"; then return 0; fi
-    if ! running "$dir"; then
+    # Our own child (bash reaps it when it exits), so whether it lives is enough: `running` would
+    # also want its command line to name the registry, which a loaded machine may not have exec'd yet.
+    if ! kill -0 "$pid" 2>/dev/null; then
       echo "registry exited at start; its log:" >&2
       cat "$dir/registry.log" >&2
       rm -f "$dir/registry.pid"

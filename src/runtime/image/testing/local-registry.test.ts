@@ -1,9 +1,13 @@
 /**
- * LocalRegistry.start with a port taken between asking and binding: a race that other tests'
- * listeners and outgoing connections make real on a busy machine. Needs docker-registry and curl.
+ * LocalRegistry.start through deploy/images/registry.sh, against the races a busy machine makes: a
+ * registry slow to exec, and a port taken between asking and binding (by another listener or an
+ * outgoing connection). Needs docker-registry and curl.
  */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../../common/testing/free-port.js';
 import { LocalRegistry } from './local-registry.js';
 
@@ -18,6 +22,7 @@ async function occupiedPort(): Promise<number> {
 }
 
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await Promise.all(listeners.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
@@ -32,6 +37,25 @@ describe('LocalRegistry.start', () => {
       expect(res.status).toBe(200);
     } finally {
       await registry.stop();
+    }
+  });
+
+  it('waits for a registry that is slow to start, though its command line does not name it yet', async () => {
+    // As on a loaded machine, where the started child may not have exec'd the registry when first looked at.
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-slow-registry-'));
+    try {
+      const slow = join(dir, 'slow-start');
+      await writeFile(slow, '#!/bin/sh\nsleep 0.5\nexec /usr/bin/docker-registry "$@"\n');
+      await chmod(slow, 0o755);
+      vi.stubEnv('SHOAL_REGISTRY_BIN', slow);
+      const registry = await LocalRegistry.start();
+      try {
+        expect((await fetch(`http://${registry.host}/v2/`)).status).toBe(200);
+      } finally {
+        await registry.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
